@@ -1,0 +1,50 @@
+#include "db.h"
+
+#include <string.h>
+
+#include "log.h"
+
+/* libpq messages end with a newline; log lines must not. */
+static int message_len(const char *msg)
+{
+    size_t n = strlen(msg);
+
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    return (int)n;
+}
+
+int hl_db_connect(const char *conninfo, PGconn **out)
+{
+    PGconn *conn;
+
+    if (conninfo == NULL || *conninfo == '\0') {
+        hl_log(HL_LOG_ERROR, "no database_url configured");
+        return HL_EDB;
+    }
+    conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = PQerrorMessage(conn);
+        hl_log(HL_LOG_ERROR, "cannot connect to PostgreSQL: %.*s", message_len(msg), msg);
+        PQfinish(conn);
+        return HL_EDB;
+    }
+    /* Terse errors carry no DETAIL line, where PostgreSQL would quote row values. */
+    PQsetErrorVerbosity(conn, PQERRORS_TERSE);
+    *out = conn;
+    return HL_OK;
+}
+
+int hl_db_exec(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    int rc = HL_OK;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *msg = PQerrorMessage(conn);
+        hl_log(HL_LOG_ERROR, "PostgreSQL: %.*s", message_len(msg), msg);
+        rc = HL_EDB;
+    }
+    PQclear(res);
+    return rc;
+}

@@ -1,0 +1,90 @@
+/* helplined: argument parsing and dispatch to the subcommands; no logic of its own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "config.h"
+#include "log.h"
+
+static const hl_admin_command_t commands[] = {
+    {"migrate", hl_admin_migrate, true, "helplined migrate [-c FILE]          apply pending migrations; safe to run twice"},
+    {"helpline", hl_admin_helpline, true,
+     "helplined helpline add CODE --name NAME --country CC [--network NET]\n"
+     "helplined helpline list"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: helplined [SUBCOMMAND] [-c FILE] [ARGS...]\n\n");
+    for (size_t i = 0; i < HL_ARRAY_LEN(commands); i++)
+        fprintf(out, "%s\n", commands[i].usage);
+    fprintf(out, "\n-c FILE   configuration file (default %s); every key can also be set as\n"
+                 "          HELPLINE_<KEY> in the environment, which wins over the file\n",
+            HL_CONFIG_DEFAULT_PATH);
+}
+
+/* Takes "-c FILE" / "--config FILE" / "--config=FILE" out of argv, wherever it stands. */
+static int take_config_option(int *argc, char **argv, const char **path)
+{
+    int out = 0;
+
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= *argc)
+                return -1;
+            *path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            *path = argv[i] + 9;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    const hl_admin_command_t *cmd = NULL;
+    hl_config_t *cfg = NULL;
+    char err[HL_CONFIG_ERR_LEN];
+    int status;
+
+    hl_log_set_ident("helplined");
+    argc--;
+    argv++;
+    if (take_config_option(&argc, argv, &config_path) != 0) {
+        fprintf(stderr, "helplined: -c needs a file\n");
+        return 2;
+    }
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc == 0) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < HL_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[0], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "helplined: unknown subcommand '%s'\n\n", argv[0]);
+        usage(stderr);
+        return 2;
+    }
+    if (cmd->needs_config || config_path != NULL) {
+        bool required = config_path != NULL;
+        if (hl_config_load(required ? config_path : HL_CONFIG_DEFAULT_PATH, required, &cfg, err) != HL_OK) {
+            fprintf(stderr, "helplined: %s\n", err);
+            return 1;
+        }
+        hl_log_set_level(cfg->log_level);
+    }
+    status = cmd->run(argc, argv, cfg);
+    hl_config_free(cfg);
+    return status;
+}
