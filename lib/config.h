@@ -14,20 +14,20 @@
 #include "util.h"
 
 #define HL_CONFIG_DEFAULT_PATH "/etc/helpline/helplined.conf"
-#define HL_CONFIG_ERR_LEN 512
+#define HL_CONFIG_ERR_LEN      512
 
 typedef struct hl_config {
-    char *listen_host;        /* listen = HOST:PORT (default 127.0.0.1:8080) */
+    char *listen_host; /* listen = HOST:PORT (default 127.0.0.1:8080) */
     int listen_port;
-    char *database_url;       /* libpq connection string */
-    char *key_file;           /* master key file (mode 0400) */
-    char *spool_dir;          /* journal of sealed records while PostgreSQL is down */
-    int threads;              /* HTTP worker threads, 1..256 */
-    size_t max_body_bytes;    /* request body limit, 1 KiB .. 64 MiB (default 1 MiB) */
-    int k_min;                /* smallest k a statistics caller may ask for, 2..100 (default 5) */
-    char *taxonomy_dir;       /* categories.json, terms.json, mappings/ */
-    char *migrations_dir;     /* NNNN_name.sql files */
-    char *tls_cert;           /* both or neither */
+    char *database_url;    /* libpq connection string */
+    char *key_file;        /* master key file (mode 0400) */
+    char *spool_dir;       /* journal of sealed records while PostgreSQL is down */
+    int threads;           /* HTTP worker threads, 1..256 */
+    size_t max_body_bytes; /* request body limit, 1 KiB .. 64 MiB (default 1 MiB) */
+    int k_min;             /* smallest k a statistics caller may ask for, 2..100 (default 5) */
+    char *taxonomy_dir;    /* categories.json, terms.json, mappings/ */
+    char *migrations_dir;  /* NNNN_name.sql files */
+    char *tls_cert;        /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;
 } hl_config_t;
@@ -38,7 +38,8 @@ typedef struct hl_config {
  * HL_ENOMEM) and writes a one-line message naming file, line and key into ERR.
  * The caller frees *OUT with hl_config_free.
  */
-int hl_config_load(const char *path, bool required, hl_config_t **out, char err[HL_CONFIG_ERR_LEN]) HL_MUSTCHECK;
+int hl_config_load(const char *path, bool required, hl_config_t **out,
+                   char err[HL_CONFIG_ERR_LEN]) HL_MUSTCHECK;
 
 void hl_config_free(hl_config_t *cfg);
 

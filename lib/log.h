@@ -9,12 +9,7 @@
 
 #include "util.h"
 
-typedef enum {
-    HL_LOG_DEBUG = 0,
-    HL_LOG_INFO = 1,
-    HL_LOG_WARN = 2,
-    HL_LOG_ERROR = 3
-} hl_log_level_t;
+typedef enum { HL_LOG_DEBUG = 0, HL_LOG_INFO = 1, HL_LOG_WARN = 2, HL_LOG_ERROR = 3 } hl_log_level_t;
 
 /* Messages below this level are dropped (default HL_LOG_INFO). Thread-safe. */
 void hl_log_set_level(hl_log_level_t level);

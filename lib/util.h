@@ -4,18 +4,18 @@
 
 #include <stddef.h>
 
-#define HL_MUSTCHECK __attribute__((warn_unused_result))
+#define HL_MUSTCHECK         __attribute__((warn_unused_result))
 #define HL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define HL_NORETURN __attribute__((noreturn))
+#define HL_NORETURN          __attribute__((noreturn))
 
 #define HL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Fallible functions return 0 or one of these (always negative). */
 enum hl_error {
     HL_OK = 0,
-    HL_EINVAL = -1,   /* bad input from a caller or a file */
-    HL_ENOMEM = -2,   /* out of memory */
-    HL_EIO = -3,      /* file or socket error */
+    HL_EINVAL = -1, /* bad input from a caller or a file */
+    HL_ENOMEM = -2, /* out of memory */
+    HL_EIO = -3,    /* file or socket error */
     HL_ENOTFOUND = -4,
     HL_EEXIST = -5,   /* already exists */
     HL_ECRYPTO = -6,  /* a seal could not be opened or a signature verified: no detail, ever */

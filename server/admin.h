@@ -12,10 +12,10 @@
 typedef int (*hl_admin_fn)(int argc, char **argv, const hl_config_t *cfg);
 
 typedef struct hl_admin_command {
-    const char *name;    /* "migrate", "helpline", "user", ... */
+    const char *name; /* "migrate", "helpline", "user", ... */
     hl_admin_fn run;
-    bool needs_config;   /* false: runs without a config file (keygen, taxonomy check) */
-    const char *usage;   /* one or more lines for --help */
+    bool needs_config; /* false: runs without a config file (keygen, taxonomy check) */
+    const char *usage; /* one or more lines for --help */
 } hl_admin_command_t;
 
 int hl_admin_migrate(int argc, char **argv, const hl_config_t *cfg);

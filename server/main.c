@@ -8,7 +8,8 @@
 #include "log.h"
 
 static const hl_admin_command_t commands[] = {
-    {"migrate", hl_admin_migrate, true, "helplined migrate [-c FILE]          apply pending migrations; safe to run twice"},
+    {"migrate", hl_admin_migrate, true,
+     "helplined migrate [-c FILE]          apply pending migrations; safe to run twice"},
     {"helpline", hl_admin_helpline, true,
      "helplined helpline add CODE --name NAME --country CC [--network NET]\n"
      "helplined helpline list"},
@@ -19,8 +20,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: helplined [SUBCOMMAND] [-c FILE] [ARGS...]\n\n");
     for (size_t i = 0; i < HL_ARRAY_LEN(commands); i++)
         fprintf(out, "%s\n", commands[i].usage);
-    fprintf(out, "\n-c FILE   configuration file (default %s); every key can also be set as\n"
-                 "          HELPLINE_<KEY> in the environment, which wins over the file\n",
+    fprintf(out,
+            "\n-c FILE   configuration file (default %s); every key can also be set as\n"
+            "          HELPLINE_<KEY> in the environment, which wins over the file\n",
             HL_CONFIG_DEFAULT_PATH);
 }
 
@@ -60,7 +62,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "helplined: -c needs a file\n");
         return 2;
     }
-    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0)) {
+    if (argc > 0 &&
+        (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0)) {
         usage(stdout);
         return 0;
     }

@@ -11,12 +11,12 @@
 
 /* Any number will do, as long as only the migration runner takes it. */
 #define MIGRATE_LOCK_KEY "7212024"
-#define MAX_MIGRATIONS 1000
+#define MAX_MIGRATIONS   1000
 
 typedef struct {
     int version;
-    char *name;     /* "0001_helplines_users.sql" */
-    char *sql;      /* file contents */
+    char *name; /* "0001_helplines_users.sql" */
+    char *sql;  /* file contents */
     size_t sql_len;
     char checksum[65]; /* sha256, hex */
 } migration_t;
@@ -162,8 +162,8 @@ static int checksum(PGconn *conn, migration_t *m)
     const char *values[1] = {m->sql};
     int lengths[1] = {(int)m->sql_len};
     int formats[1] = {1};
-    PGresult *res = PQexecParams(conn, "SELECT encode(sha256($1::bytea), 'hex')", 1, NULL, values, lengths,
-                                 formats, 0);
+    PGresult *res =
+        PQexecParams(conn, "SELECT encode(sha256($1::bytea), 'hex')", 1, NULL, values, lengths, formats, 0);
     int rc = HL_EDB;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 64) {
@@ -299,7 +299,8 @@ int hl_migrate_run(PGconn *conn, const char *dir, int *applied_out)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (!applied[i] && m[i].version < max_applied) {
-            hl_log(HL_LOG_ERROR, "migration %s is older than the newest applied one (%04d) but was never applied",
+            hl_log(HL_LOG_ERROR,
+                   "migration %s is older than the newest applied one (%04d) but was never applied",
                    m[i].name, max_applied);
             rc = HL_ECONFLICT;
             goto out;

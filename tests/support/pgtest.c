@@ -21,8 +21,8 @@ static PGconn *admin_connect(void)
 static void exec_ok(PGconn *conn, const char *sql)
 {
     PGresult *res = PQexec(conn, sql);
-    cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
-              "%s: %s", sql, PQerrorMessage(conn));
+    cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s",
+              sql, PQerrorMessage(conn));
     PQclear(res);
 }
 

@@ -9,7 +9,7 @@
 #include <libpq-fe.h>
 
 typedef struct hl_pgtest {
-    char name[64];     /* database name */
+    char name[64];       /* database name */
     char conninfo[1024]; /* libpq connection string for it */
 } hl_pgtest_t;
 

@@ -92,7 +92,8 @@ Test(migrate, failed_migration_rolls_back_alone)
     put("0003_third.sql", "CREATE TABLE w (v text);");
     cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_EDB);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM schema_migrations"), 1);
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('half', 'w')"), 0);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('half', 'w')"),
+                 0);
     PQfinish(conn);
 }
 
@@ -151,8 +152,9 @@ Test(migrate, project_migrations_apply)
 
     cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
     cr_assert_gt(applied, 0);
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('helplines', 'users')"),
-                 2);
+    cr_assert_eq(
+        hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('helplines', 'users')"),
+        2);
     cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
     cr_assert_eq(applied, 0);
     PQfinish(conn);
