@@ -613,7 +613,8 @@ int hl_crypto_keyring_load(const char *key_file, hl_crypto_keyring_t **out)
     }
     rc = read_current(dir, &current);
     if (rc == HL_ENOTFOUND) {
-        current = 1;
+        current = 1; /* a rotation stopped before it wrote "current" */
+        rc = HL_OK;
     } else if (rc != HL_OK) {
         goto out;
     }
