@@ -25,26 +25,26 @@
 #include "log.h"
 
 /* Segment file header: magic[8] "HLSPOOL\0", u32 version, u32 segment number (all little-endian). */
-#define FILE_MAGIC "HLSPOOL"
+#define FILE_MAGIC     "HLSPOOL"
 #define FILE_MAGIC_LEN 8
-#define FILE_VERSION 1u
-#define FILE_HDR 16u
+#define FILE_VERSION   1u
+#define FILE_HDR       16u
 
 /* Record header: u32 magic "HLRC", u32 length, u32 crc32(payload), u32 crc32(first 12 bytes). */
-#define REC_MAGIC 0x43524c48u
+#define REC_MAGIC       0x43524c48u
 #define REC_MAGIC_BYTE0 0x48 /* 'H', the first byte on disk */
-#define REC_HDR 16u
+#define REC_HDR         16u
 
 /* Checkpoint: magic[8] "HLSPCKPT", u32 version, u32 seq, u64 offset, u32 crc32(first 24), u32 0. */
-#define CP_MAGIC "HLSPCKPT"
-#define CP_SIZE 32u
-#define CP_NAME "checkpoint"
+#define CP_MAGIC    "HLSPCKPT"
+#define CP_SIZE     32u
+#define CP_NAME     "checkpoint"
 #define CP_TMP_NAME "checkpoint.tmp"
 
-#define SEG_PREFIX "spool-"
-#define SEG_SUFFIX ".log"
-#define CORRUPT_SUFFIX ".corrupt"
-#define NAME_LEN 64
+#define SEG_PREFIX        "spool-"
+#define SEG_SUFFIX        ".log"
+#define CORRUPT_SUFFIX    ".corrupt"
+#define NAME_LEN          64
 #define MIN_SEGMENT_BYTES 4096u
 
 struct seg {
@@ -477,16 +477,17 @@ static int load_segment(hl_spool_t *sp, uint32_t seq, bool last)
     case HDR_OK:
         break;
     case HDR_VERSION:
-        hl_log(HL_LOG_ERROR, "spool: %s/%s: format version %" PRIu32 " is not %u; refusing to touch the spool",
-               sp->dir, name, version, FILE_VERSION);
+        hl_log(HL_LOG_ERROR,
+               "spool: %s/%s: format version %" PRIu32 " is not %u; refusing to touch the spool", sp->dir,
+               name, version, FILE_VERSION);
         rc = HL_EINVAL;
         goto out;
     case HDR_BAD:
         sc.off = resync(m.base, m.size, 0);
         if (last && sc.off == m.size) {
             /* A crash while the newest segment was being created: it holds no record. */
-            hl_log(HL_LOG_WARN, "spool: %s/%s: incomplete segment header (%" PRIu64 " bytes), removed", sp->dir,
-                   name, m.size);
+            hl_log(HL_LOG_WARN, "spool: %s/%s: incomplete segment header (%" PRIu64 " bytes), removed",
+                   sp->dir, name, m.size);
             remove_file(sp, name);
             rc = sync_dir(sp);
             goto out;
@@ -657,8 +658,9 @@ static int open_dir(hl_spool_t *sp)
         goto out;
     }
     if (st.st_mode & 055)
-        hl_log(HL_LOG_WARN, "spool: %s: mode %04o lets group or others read (records are sealed); 0700 is "
-                            "recommended",
+        hl_log(HL_LOG_WARN,
+               "spool: %s: mode %04o lets group or others read (records are sealed); 0700 is "
+               "recommended",
                sp->dir, (unsigned)(st.st_mode & 07777));
     if (st.st_uid != geteuid())
         hl_log(HL_LOG_WARN, "spool: %s: owned by uid %u, not by this process (uid %u)", sp->dir,
@@ -706,7 +708,8 @@ int hl_spool_open_opts(const char *dir, const hl_spool_opts_t *opts, hl_spool_t 
     sp->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : HL_SPOOL_SEGMENT_BYTES;
     if (sp->segment_bytes < MIN_SEGMENT_BYTES)
         sp->segment_bytes = MIN_SEGMENT_BYTES;
-    sp->checkpoint_every = opts && opts->checkpoint_every ? opts->checkpoint_every : HL_SPOOL_CHECKPOINT_EVERY;
+    sp->checkpoint_every =
+        opts && opts->checkpoint_every ? opts->checkpoint_every : HL_SPOOL_CHECKPOINT_EVERY;
 
     rc = open_dir(sp);
     if (rc != 0)
@@ -753,7 +756,8 @@ static int seal_active_locked(hl_spool_t *sp)
     if (!sp->broken && sp->synced_gen < sp->write_gen) {
         __atomic_add_fetch(&sp->fsyncs, 1, __ATOMIC_RELAXED);
         if (fdatasync(sp->active_fd) != 0) {
-            hl_log(HL_LOG_ERROR, "spool: %s: segment %" PRIu32 ": fsync failed (%s); appends refused until restart",
+            hl_log(HL_LOG_ERROR,
+                   "spool: %s: segment %" PRIu32 ": fsync failed (%s); appends refused until restart",
                    sp->dir, sp->active->seq, strerror(errno));
             sp->broken = true;
             rc = HL_EIO;
@@ -861,8 +865,8 @@ int hl_spool_append(hl_spool_t *sp, const void *rec, size_t len)
     iov[0] = (struct iovec){.iov_base = hdr, .iov_len = REC_HDR};
     iov[1] = (struct iovec){.iov_base = (void *)(uintptr_t)rec, .iov_len = len};
     if (writev_all(sp->active_fd, iov, 2, (off_t)off) != 0) {
-        hl_log(HL_LOG_ERROR, "spool: %s: segment %" PRIu32 ": write at offset %" PRIu64 " failed: %s", sp->dir,
-               sp->active->seq, off, strerror(errno));
+        hl_log(HL_LOG_ERROR, "spool: %s: segment %" PRIu32 ": write at offset %" PRIu64 " failed: %s",
+               sp->dir, sp->active->seq, off, strerror(errno));
         if (ftruncate(sp->active_fd, (off_t)off) != 0)
             sp->active_bad = true;
         rc = HL_EIO;
@@ -899,7 +903,8 @@ int hl_spool_append(hl_spool_t *sp, const void *rec, size_t len)
             if (target > sp->synced_gen)
                 sp->synced_gen = target;
         } else {
-            hl_log(HL_LOG_ERROR, "spool: %s: segment %" PRIu32 ": fsync failed (%s); appends refused until restart",
+            hl_log(HL_LOG_ERROR,
+                   "spool: %s: segment %" PRIu32 ": fsync failed (%s); appends refused until restart",
                    sp->dir, seq, strerror(err));
             sp->broken = true;
         }
@@ -930,8 +935,8 @@ static int replay_segment(hl_spool_t *sp, struct seg *seg, hl_spool_apply_fn fn,
         goto out;
     sc = (struct scan){.base = m.base, .size = m.size < seg->size ? m.size : seg->size, .off = seg->start};
     if (sc.size < seg->size)
-        hl_log(HL_LOG_ERROR, "spool: %s/%s: shorter (%" PRIu64 " bytes) than written (%" PRIu64 ")", sp->dir, name,
-               sc.size, seg->size);
+        hl_log(HL_LOG_ERROR, "spool: %s/%s: shorter (%" PRIu64 " bytes) than written (%" PRIu64 ")", sp->dir,
+               name, sc.size, seg->size);
     if (check_file_header(m.base, sc.size, seg->seq, &version) != HDR_OK && !seg->damaged) {
         rc = report_damage(sp, seg, name, 0, FILE_HDR);
         if (rc != 0)
@@ -942,7 +947,8 @@ static int replay_segment(hl_spool_t *sp, struct seg *seg, hl_spool_apply_fn fn,
     while (scan_next(&sc, &it)) {
         if (!it.is_record) {
             if (seg->damaged)
-                hl_log(HL_LOG_WARN, "spool: %s/%s: skipping damaged data at offset %" PRIu64 " (%" PRIu64 " bytes)",
+                hl_log(HL_LOG_WARN,
+                       "spool: %s/%s: skipping damaged data at offset %" PRIu64 " (%" PRIu64 " bytes)",
                        sp->dir, name, it.off, it.end - it.off);
             else {
                 rc = report_damage(sp, seg, name, it.off, it.end);
@@ -1034,8 +1040,9 @@ int hl_spool_replay(hl_spool_t *sp, hl_spool_apply_fn fn, void *arg, size_t *rep
         retire_segment(sp, seg);
     }
     if (count > 0 || rc != 0)
-        hl_log(rc == 0 ? HL_LOG_INFO : HL_LOG_WARN, "spool: %s: replayed %zu record(s), %zu pending%s%s", sp->dir,
-               count, hl_spool_pending(sp), rc == 0 ? "" : ", stopped: ", rc == 0 ? "" : hl_strerror(rc));
+        hl_log(rc == 0 ? HL_LOG_INFO : HL_LOG_WARN, "spool: %s: replayed %zu record(s), %zu pending%s%s",
+               sp->dir, count, hl_spool_pending(sp),
+               rc == 0 ? "" : ", stopped: ", rc == 0 ? "" : hl_strerror(rc));
 out:
     if (claimed) {
         pthread_mutex_lock(&sp->mu);

@@ -20,23 +20,23 @@
 
 #include "util.h"
 
-#define HL_SPOOL_MAX_RECORD (4u * 1024 * 1024)      /* largest record payload, bytes */
-#define HL_SPOOL_SEGMENT_BYTES (64u * 1024 * 1024)  /* start a new segment beyond this */
-#define HL_SPOOL_CHECKPOINT_EVERY 256u              /* replayed records between checkpoints */
+#define HL_SPOOL_MAX_RECORD       (4u * 1024 * 1024)  /* largest record payload, bytes */
+#define HL_SPOOL_SEGMENT_BYTES    (64u * 1024 * 1024) /* start a new segment beyond this */
+#define HL_SPOOL_CHECKPOINT_EVERY 256u                /* replayed records between checkpoints */
 
 typedef struct hl_spool hl_spool_t;
 
 typedef struct hl_spool_opts {
-    size_t segment_bytes;       /* 0: HL_SPOOL_SEGMENT_BYTES; at least 4096 */
-    unsigned checkpoint_every;  /* 0: HL_SPOOL_CHECKPOINT_EVERY */
+    size_t segment_bytes;      /* 0: HL_SPOOL_SEGMENT_BYTES; at least 4096 */
+    unsigned checkpoint_every; /* 0: HL_SPOOL_CHECKPOINT_EVERY */
 } hl_spool_opts_t;
 
 typedef struct hl_spool_stats {
-    size_t pending;    /* records not yet replayed */
-    size_t corrupt;    /* damaged regions found (and set aside) since open */
-    uint64_t appends;  /* successful appends since open */
-    uint64_t fsyncs;   /* data fsyncs issued by appends since open (group commit: <= appends) */
-    size_t segments;   /* segment files in the spool */
+    size_t pending;   /* records not yet replayed */
+    size_t corrupt;   /* damaged regions found (and set aside) since open */
+    uint64_t appends; /* successful appends since open */
+    uint64_t fsyncs;  /* data fsyncs issued by appends since open (group commit: <= appends) */
+    size_t segments;  /* segment files in the spool */
 } hl_spool_stats_t;
 
 /*
