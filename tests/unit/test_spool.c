@@ -666,6 +666,7 @@ Test(spool_replay, invalid_checkpoint_means_full_replay)
     cr_assert_eq(hl_spool_replay(sp, collect_fn, &c, &n), 0);
     expect_records(&c, 0, 0, 60);
     hl_spool_close(sp);
+    collect_free(&c);
     free(cp);
     rm_tmpdir(dir);
 }
