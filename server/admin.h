@@ -20,5 +20,9 @@ typedef struct hl_admin_command {
 
 int hl_admin_migrate(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_helpline(int argc, char **argv, const hl_config_t *cfg);
+int hl_admin_keygen(int argc, char **argv, const hl_config_t *cfg);      /* admin_keys.c */
+int hl_admin_keys(int argc, char **argv, const hl_config_t *cfg);        /* admin_keys.c */
+int hl_admin_signing_key(int argc, char **argv, const hl_config_t *cfg); /* admin_keys.c */
+int hl_admin_user(int argc, char **argv, const hl_config_t *cfg);        /* admin_user.c */
 
 #endif

@@ -13,6 +13,16 @@ static const hl_admin_command_t commands[] = {
     {"helpline", hl_admin_helpline, true,
      "helplined helpline add CODE --name NAME --country CC [--network NET]\n"
      "helplined helpline list"},
+    {"keygen", hl_admin_keygen, false,
+     "helplined keygen -o FILE             new master key file (mode 0400); refuses to overwrite"},
+    {"keys", hl_admin_keys, true,
+     "helplined keys rotate                new current field key id (restart the daemon after it)\n"
+     "helplined keys reencrypt [--batch N] re-seal every field still under an older key id"},
+    {"user", hl_admin_user, true,
+     "helplined user add NAME --role ROLE --helpline CODE    prints the new token once, on stdout\n"
+     "helplined user revoke NAME [--helpline CODE]"},
+    {"signing-key", hl_admin_signing_key, true,
+     "helplined signing-key show [--helpline CODE]   public key(s) that verify the helpline's reports"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,57 @@
+/*
+ * Users and their access tokens (split tokens, docs/keys.md). The token is shown once when
+ * the user is added; the users table keeps only its selector and a keyed BLAKE2b hash of
+ * its verifier, so a copy of the database (or a backup) holds no usable token.
+ */
+#ifndef HL_USERS_H
+#define HL_USERS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "util.h"
+
+#define HL_USERS_NAME_MAX 64
+#define HL_USERS_CODE_MAX 32
+
+typedef struct hl_user {
+    int64_t id;
+    int64_t helpline_id;
+    char helpline_code[HL_USERS_CODE_MAX + 1];
+    char name[HL_USERS_NAME_MAX + 1];
+    char role[16]; /* frontend counsellor supervisor network admin */
+} hl_user_t;
+
+/* One of the five roles. */
+bool hl_users_role_valid(const char *role);
+
+/* 1..64 of [A-Za-z0-9._-], starting with a letter or digit (the users table's check). */
+bool hl_users_name_valid(const char *name);
+
+/*
+ * Adds user NAME with ROLE to helpline HELPLINE_CODE and writes its new token (shown to no
+ * one else, stored nowhere) to TOKEN. *USER_ID (may be NULL) gets the new id.
+ * HL_EINVAL bad name or role, HL_ENOTFOUND no such helpline, HL_EEXIST the name is taken
+ * in that helpline, HL_EDB.
+ */
+int hl_users_add(PGconn *conn, hl_crypto_keyring_t *kr, const char *helpline_code, const char *name,
+                 const char *role, char token[HL_CRYPTO_TOKEN_TEXT_LEN + 1], int64_t *user_id) HL_MUSTCHECK;
+
+/*
+ * Revokes user NAME (in HELPLINE_CODE, or NULL when the name is in one helpline only).
+ * HL_ENOTFOUND no such user, HL_ECONFLICT the name is in several helplines and no code was
+ * given, HL_EDB. Revoking twice is fine: *ALREADY (may be NULL) tells.
+ */
+int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, bool *already) HL_MUSTCHECK;
+
+/*
+ * Checks a bearer token: the selector finds the row, the verifier's keyed hash is compared
+ * in constant time. Missing, malformed, unknown, altered and revoked tokens all give the
+ * same HL_ECRYPTO (and are counted); HL_EDB when the database cannot answer.
+ */
+int hl_users_authenticate(PGconn *conn, hl_crypto_keyring_t *kr, const char *token,
+                          hl_user_t *out) HL_MUSTCHECK;
+
+#endif
