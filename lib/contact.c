@@ -987,6 +987,7 @@ static int parse_fields(json_t *root, bool patch, hl_contact_t *c, hl_contact_er
         if (!json_is_boolean(v))
             return fail(e, E_INVALID, "/confirm_suggested", "confirm_suggested must be true or false");
         c->confirm_suggested = json_is_true(v);
+        c->has_confirm_suggested = HL_CONTACT_SET;
     }
     return 0;
 }
@@ -1193,8 +1194,8 @@ json_t *hl_contact_to_json(const hl_contact_t *c, bool include_sensitive)
         rc |= put(o, "summary", c->has_summary, str_or_null(c->has_summary, c->summary));
         rc |= put(o, "transcript", c->has_transcript, str_or_null(c->has_transcript, c->transcript));
     }
-    if (c->confirm_suggested)
-        rc |= put(o, "confirm_suggested", HL_CONTACT_SET, json_true());
+    if (c->has_confirm_suggested == HL_CONTACT_SET)
+        rc |= put(o, "confirm_suggested", HL_CONTACT_SET, json_boolean(c->confirm_suggested));
     if (rc != 0) {
         hl_contact_json_free(o);
         return NULL;
@@ -1286,5 +1287,6 @@ bool hl_contact_equal(const hl_contact_t *a, const hl_contact_t *b)
     return opt_int_eq(a->has_urgency, a->urgency, b->has_urgency, b->urgency) &&
            opt_str_eq(a->has_summary, a->summary, b->has_summary, b->summary) &&
            opt_str_eq(a->has_transcript, a->transcript, b->has_transcript, b->transcript) &&
-           a->confirm_suggested == b->confirm_suggested;
+           opt_int_eq(a->has_confirm_suggested, a->confirm_suggested, b->has_confirm_suggested,
+                      b->confirm_suggested);
 }

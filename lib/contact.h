@@ -240,7 +240,8 @@ typedef struct hl_contact {
     hl_contact_presence_t has_transcript;
     char *transcript; /* sensitive */
 
-    bool confirm_suggested; /* PATCH only: {"confirm_suggested": true} */
+    hl_contact_presence_t has_confirm_suggested; /* PATCH only; never NULL */
+    bool confirm_suggested;                      /* {"confirm_suggested": true} */
 } hl_contact_t;
 
 /* A zeroed contact (every field ABSENT), to fill by hand. HL_ENOMEM or 0. */
@@ -271,8 +272,8 @@ int hl_contact_parse_patch(const char *body, size_t len, hl_contact_t **out,
  * The api.md JSON of C (a new reference): SET fields with their value, NULL fields as null,
  * ABSENT fields left out; without INCLUDE_SENSITIVE, child.name, caller.name, caller.phone,
  * summary and transcript are left out. Timestamps are RFC 3339 UTC with "Z": seconds, or
- * six fraction digits when the microseconds are not zero. confirm_suggested appears only
- * when true. NULL when out of memory or when C holds an out-of-range enum, timestamp or
+ * six fraction digits when the microseconds are not zero. confirm_suggested appears when
+ * SET (a parsed PATCH). NULL when out of memory or when C holds an out-of-range enum, timestamp or
  * count, or a string jansson refuses (invalid UTF-8).
  */
 json_t *hl_contact_to_json(const hl_contact_t *c, bool include_sensitive);
