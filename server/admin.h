@@ -24,5 +24,6 @@ int hl_admin_keygen(int argc, char **argv, const hl_config_t *cfg);      /* admi
 int hl_admin_keys(int argc, char **argv, const hl_config_t *cfg);        /* admin_keys.c */
 int hl_admin_signing_key(int argc, char **argv, const hl_config_t *cfg); /* admin_keys.c */
 int hl_admin_user(int argc, char **argv, const hl_config_t *cfg);        /* admin_user.c */
+int hl_admin_taxonomy(int argc, char **argv, const hl_config_t *cfg);    /* admin_taxonomy.c */
 
 #endif

@@ -23,6 +23,8 @@ static const hl_admin_command_t commands[] = {
      "helplined user revoke NAME [--helpline CODE]"},
     {"signing-key", hl_admin_signing_key, true,
      "helplined signing-key show [--helpline CODE]   public key(s) that verify the helpline's reports"},
+    {"taxonomy", hl_admin_taxonomy, false,
+     "helplined taxonomy check [DIR] | show [DIR] | classify [--dir DIR] [--helpline CODE] TEXT|-"},
 };
 
 static void usage(FILE *out)
