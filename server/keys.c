@@ -238,7 +238,7 @@ static int reencrypt_column(PGconn *conn, hl_crypto_keyring_t *kr, const hl_seal
             rc = reseal_one(conn, kr, c, q->update, id, (const uint8_t *)PQgetvalue(res, i, 1),
                             (size_t)PQgetlength(res, i, 1));
             if (rc == HL_ECRYPTO) {
-                hl_log(HL_LOG_WARN, "%s.%s of %s %s does not open; left unchanged", c->column, c->table,
+                hl_log(HL_LOG_WARN, "%s.%s of %s %s does not open; left unchanged", c->table, c->column,
                        c->id_column, id);
                 p.failed++;
                 st->failed++;
