@@ -962,8 +962,9 @@ static int load_terms(loader_t *ld, const char *dir)
             goto out;
         }
         t->verdict = (hl_taxonomy_verdict_t)v;
-        if (t->verdict == HL_TAXONOMY_AVOID && t->preferred == NULL) {
-            rc = fail(ld, HL_EINVAL, path, "an avoid-term needs \"preferred\"");
+        if (t->verdict == HL_TAXONOMY_AVOID && t->preferred == NULL && pref_ids[i] == NULL) {
+            snprintf(p2, sizeof(p2), "%s/preferred", path);
+            rc = fail(ld, HL_EINVAL, p2, "missing: an avoid-term needs a replacement (\"preferred\" or \"preferred_term\")");
             goto out;
         }
         if (t->verdict == HL_TAXONOMY_USE && (t->preferred != NULL || pref_ids[i] != NULL)) {
@@ -1278,11 +1279,6 @@ static int build_automaton(loader_t *ld, const char *dir)
                 goto out;
             }
             n_pats++;
-            if (p->n < 3 || p->syms[1] >= SYM_SEP || p->syms[p->n - 2] >= SYM_SEP) {
-                rc =
-                    fail(ld, HL_EINVAL, path, "alias \"%s\" must start and end with a letter or digit", text);
-                goto out;
-            }
             for (i = 0; i < p->n; i++) {
                 if (p->syms[i] == SYM_W) {
                     rc = fail(ld, HL_EINVAL, path,
@@ -1290,6 +1286,11 @@ static int build_automaton(loader_t *ld, const char *dir)
                               text);
                     goto out;
                 }
+            }
+            if (p->n < 3 || p->syms[1] >= SYM_SEP || p->syms[p->n - 2] >= SYM_SEP) {
+                rc =
+                    fail(ld, HL_EINVAL, path, "alias \"%s\" must start and end with a letter or digit", text);
+                goto out;
             }
             if (p->n > MAX_PATTERN_SYMS) {
                 rc = fail(ld, HL_EINVAL, path, "alias \"%s\" is too long", text);
