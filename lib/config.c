@@ -310,6 +310,9 @@ int hl_config_load(const char *path, bool required, hl_config_t **out, char err[
             goto out;
     }
     if (path != NULL) {
+        rc = set_string(&cfg->source_path, path);
+        if (rc != HL_OK)
+            goto out;
         rc = load_file(cfg, path, required, err);
         if (rc != HL_OK)
             goto out;
@@ -334,6 +337,7 @@ void hl_config_free(hl_config_t *cfg)
     if (cfg == NULL)
         return;
     free(cfg->listen_host);
+    free(cfg->source_path);
     for (size_t i = 0; i < HL_ARRAY_LEN(keys); i++) {
         if (keys[i].type == KEY_STRING || keys[i].type == KEY_PATH)
             free(*(char **)((char *)cfg + keys[i].offset));

@@ -30,6 +30,7 @@ typedef struct hl_config {
     char *tls_cert;        /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;
+    char *source_path; /* the file it was read from (NULL: environment and defaults only) */
 } hl_config_t;
 
 /*

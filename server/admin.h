@@ -18,6 +18,7 @@ typedef struct hl_admin_command {
     const char *usage; /* one or more lines for --help */
 } hl_admin_command_t;
 
+int hl_admin_serve(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_migrate(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_helpline(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_keygen(int argc, char **argv, const hl_config_t *cfg);      /* admin_keys.c */

@@ -8,6 +8,8 @@
 #include "log.h"
 
 static const hl_admin_command_t commands[] = {
+    {"serve", hl_admin_serve, true,
+     "helplined [serve] [-c FILE]          run the daemon (the default subcommand)"},
     {"migrate", hl_admin_migrate, true,
      "helplined migrate [-c FILE]          apply pending migrations; safe to run twice"},
     {"helpline", hl_admin_helpline, true,
@@ -80,8 +82,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 0) {
-        usage(stderr);
-        return 2;
+        static char serve_arg[] = "serve";
+        static char *serve_argv[] = {serve_arg, NULL};
+        argv = serve_argv;
+        argc = 1;
     }
     for (size_t i = 0; i < HL_ARRAY_LEN(commands); i++)
         if (strcmp(argv[0], commands[i].name) == 0)

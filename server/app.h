@@ -1,0 +1,58 @@
+/*
+ * The running daemon's shared state, handed to every HTTP handler. Built by serve.c at
+ * start-up; everything in it is thread-safe or immutable, except the taxonomy pointer,
+ * which SIGHUP swaps (readers hold a reference while they use it).
+ */
+#ifndef HL_APP_H
+#define HL_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "auth.h"
+#include "config.h"
+#include "crypto.h"
+#include "dbpool.h"
+#include "http.h"
+#include "spool.h"
+#include "taxonomy.h"
+#include "writer.h"
+
+typedef struct hl_taxref hl_taxref_t;
+
+typedef struct hl_app {
+    const hl_config_t *cfg;
+    hl_crypto_keyring_t *keyring;
+    hl_spool_t *spool;
+    hl_writer_t *writer;
+    hl_dbpool_t *pool;
+    hl_auth_t *auth;
+    hl_http_t *http;
+    pthread_mutex_t tax_lock;
+    hl_taxref_t *tax;
+    _Atomic uint64_t audit_failures;
+} hl_app_t;
+
+/* The current taxonomy, held until hl_app_taxonomy_release(REF). */
+const hl_taxonomy_t *hl_app_taxonomy_acquire(hl_app_t *app, hl_taxref_t **ref);
+void hl_app_taxonomy_release(hl_taxref_t *ref);
+
+/* Loads the taxonomy from DIR and makes it current; the old one is freed when its last
+ * reader lets go. On error the current one stays. */
+int hl_app_taxonomy_load(hl_app_t *app, const char *dir) HL_MUSTCHECK;
+void hl_app_taxonomy_drop(hl_app_t *app);
+
+/* The route table of api.md (routes.c). */
+extern const hl_route_t hl_routes[];
+extern const size_t hl_n_routes;
+
+/* Handlers (handlers_*.c). */
+void hl_handle_contacts_create(hl_request_t *req, void *app);
+void hl_handle_contacts_get(hl_request_t *req, void *app);
+void hl_handle_contacts_patch(hl_request_t *req, void *app);
+void hl_handle_taxonomy(hl_request_t *req, void *app);
+void hl_handle_classify(hl_request_t *req, void *app);
+void hl_handle_healthz(hl_request_t *req, void *app);
+void hl_handle_metrics(hl_request_t *req, void *app);
+
+#endif

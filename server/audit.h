@@ -1,0 +1,23 @@
+/*
+ * The audit log: who read or changed which contact, when. Rows hold ids and an action
+ * name, never the data (design.md invariant 1). The table is append-only (migration 0002).
+ */
+#ifndef HL_AUDIT_H
+#define HL_AUDIT_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define HL_AUDIT_READ_SENSITIVE "read_sensitive"
+#define HL_AUDIT_READ           "read"
+#define HL_AUDIT_UPDATE         "update"
+#define HL_AUDIT_LOGIN_FAILURES "login_failure_burst"
+
+/* Appends one row; CONTACT_ID (text UUID) and DETAIL may be NULL, HELPLINE_ID/USER_ID 0 for none.
+ * DETAIL must never hold personal data (counts, ids, an IP address of a machine at most). */
+int hl_audit_write(PGconn *conn, int64_t helpline_id, int64_t user_id, const char *action,
+                   const char *contact_id, const char *detail) HL_MUSTCHECK;
+
+#endif

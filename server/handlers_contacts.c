@@ -1,0 +1,583 @@
+/* POST, GET and PATCH /v1/contacts (api.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "audit.h"
+#include "classify.h"
+#include "db.h"
+#include "log.h"
+#include "store.h"
+
+/* ---- shared helpers ---------------------------------------------------------------------- */
+
+static void reply_classify_error(hl_request_t *req, const hl_classify_error_t *err)
+{
+    hl_http_reply_error(req, 400, err->code, err->message, err->field);
+}
+
+static void reply_contact_error(hl_request_t *req, const hl_contact_error_t *err)
+{
+    hl_http_reply_error(req, 400, err->code, err->message, err->has_field ? err->field : NULL);
+}
+
+/* Seals PT (NULL: absent) for contacts.COLUMN of contact ID. */
+static int seal(hl_app_t *app, const char *id, const char *column, const char *pt, hl_sealed_t *out)
+{
+    hl_crypto_ad_t ad = {"contacts", column, id};
+    size_t len, cap;
+    int rc;
+
+    free(out->data);
+    out->data = NULL;
+    out->len = 0;
+    if (pt == NULL)
+        return HL_OK;
+    len = strlen(pt);
+    cap = HL_CRYPTO_SEALED_LEN(len);
+    out->data = malloc(cap);
+    if (out->data == NULL)
+        return HL_ENOMEM;
+    rc = hl_crypto_seal(app->keyring, &ad, (const uint8_t *)pt, len, out->data, cap, &out->len);
+    if (rc != HL_OK) {
+        free(out->data);
+        out->data = NULL;
+    }
+    return rc;
+}
+
+static const char *set_or_null(hl_contact_presence_t has, const char *v)
+{
+    return has == HL_CONTACT_SET ? v : NULL;
+}
+
+/* Child columns of REC from C's child object (PATCH replaces it as a whole). */
+static int fill_child(hl_app_t *app, const char *id, const hl_contact_t *c, hl_record_t *rec)
+{
+    bool set = c->has_child == HL_CONTACT_SET;
+
+    rec->child_age = set && c->child.has_age == HL_CONTACT_SET ? c->child.age : -1;
+    rec->child_gender = set && c->child.has_gender == HL_CONTACT_SET ? (int)c->child.gender : -1;
+    rec->child_region = set && c->child.has_region == HL_CONTACT_SET ? (int)c->child.region : -1;
+    return seal(app, id, "child_name", set ? set_or_null(c->child.has_name, c->child.name) : NULL,
+                &rec->child_name);
+}
+
+/* Caller columns, sealed, and the phone's blind index; ERR filled for a bad number. */
+static int fill_caller(hl_app_t *app, const char *id, const hl_contact_t *c, hl_record_t *rec,
+                       hl_classify_error_t *err)
+{
+    bool set = c->has_caller == HL_CONTACT_SET;
+    const char *phone = set ? set_or_null(c->caller.has_phone, c->caller.phone) : NULL;
+    int rc;
+
+    rec->caller_relationship =
+        set && c->caller.has_relationship == HL_CONTACT_SET ? (int)c->caller.relationship : -1;
+    rec->has_phone_bidx = false;
+    if (phone != NULL) {
+        rc = hl_crypto_blind_index_phone(app->keyring, phone, NULL, rec->phone_bidx);
+        if (rc == HL_EINVAL) {
+            err->code = "invalid_field";
+            snprintf(err->field, sizeof(err->field), "/caller/phone");
+            snprintf(err->message, sizeof(err->message), "caller.phone must hold 3..15 digits");
+            return rc;
+        }
+        if (rc != HL_OK)
+            return rc;
+        rec->has_phone_bidx = true;
+    }
+    rc = seal(app, id, "caller_phone", phone, &rec->caller_phone);
+    if (rc == HL_OK)
+        rc = seal(app, id, "caller_name", set ? set_or_null(c->caller.has_name, c->caller.name) : NULL,
+                  &rec->caller_name);
+    return rc;
+}
+
+static int copy_local_categories(const hl_contact_t *c, hl_record_t *rec)
+{
+    for (size_t i = 0; i < c->n_local_categories; i++) {
+        rec->local_categories[i] = strdup(c->local_categories[i]);
+        if (rec->local_categories[i] == NULL)
+            return HL_ENOMEM;
+        rec->n_local_categories = i + 1;
+    }
+    return HL_OK;
+}
+
+static void take_classification(hl_record_t *rec, const hl_classification_t *cl, const hl_taxonomy_t *tax)
+{
+    rec->n_categories = cl->n_categories;
+    memcpy(rec->categories, cl->categories, cl->n_categories * sizeof(cl->categories[0]));
+    rec->n_terms = cl->n_terms;
+    memcpy(rec->terms, cl->terms, cl->n_terms * sizeof(cl->terms[0]));
+    snprintf(rec->taxonomy_version, sizeof(rec->taxonomy_version), "%s", hl_taxonomy_version(tax));
+}
+
+static void reply_internal(hl_request_t *req, int rc)
+{
+    if (rc == HL_ENOMEM || rc == HL_EDB)
+        hl_http_reply_error(req, 503, "unavailable", "cannot do this now; nothing was changed", NULL);
+    else
+        hl_http_reply_error(req, 500, "internal", "internal error; nothing was changed", NULL);
+}
+
+/* ---- POST /v1/contacts ------------------------------------------------------------------- */
+
+typedef struct {
+    hl_request_t *req;
+    json_t *reply; /* categories, terminology, taxonomy_version; id and status come with the result */
+} create_ctx_t;
+
+static void create_done(void *arg, const hl_write_result_t *res)
+{
+    create_ctx_t *ctx = arg;
+    char id[HL_RECORD_UUID_LEN + 1];
+    json_t *body = ctx->reply;
+    unsigned status;
+
+    hl_record_id_to_text(res->id, id);
+    switch (res->status) {
+    case HL_WRITE_CREATED:
+    case HL_WRITE_SPOOLED:
+        status = res->status == HL_WRITE_CREATED ? 201 : 202;
+        json_object_set_new(body, "id", json_string(id));
+        json_object_set_new(body, "status", json_string(status == 201 ? "created" : "spooled"));
+        if (res->previous_contacts >= 0)
+            json_object_set_new(body, "repeat_caller",
+                                json_pack("{s:I}", "previous_contacts", (json_int_t)res->previous_contacts));
+        hl_http_reply_json(ctx->req, status, body);
+        break;
+    case HL_WRITE_DUPLICATE:
+        /* Nothing changed: only the stored id, not a classification that was not stored. */
+        json_decref(body);
+        hl_http_reply_json(ctx->req, 200, json_pack("{s:s, s:s}", "id", id, "status", "duplicate"));
+        break;
+    default:
+        json_decref(body);
+        if (res->err == HL_EINVAL)
+            hl_http_reply_error(ctx->req, 400, "rejected",
+                                "the database refused this contact; nothing was stored", NULL);
+        else
+            hl_http_reply_error(ctx->req, 503, "unavailable", "cannot store contacts now; nothing was stored",
+                                NULL);
+        break;
+    }
+    free(ctx);
+}
+
+/* Everything but the network step: parse, check, classify, seal. */
+static int prepare_create(hl_app_t *app, hl_request_t *req, const hl_taxonomy_t *tax, hl_record_t **out,
+                          json_t **reply)
+{
+    const hl_principal_t *who = hl_http_principal(req);
+    hl_contact_t *c = NULL;
+    hl_contact_error_t cerr;
+    hl_classify_error_t err = {0};
+    hl_classification_t cl;
+    hl_record_t *rec = NULL;
+    char id[HL_RECORD_UUID_LEN + 1];
+    size_t len;
+    const char *body = hl_http_body(req, &len);
+    int rc;
+
+    hl_classification_init(&cl);
+    rc = hl_contact_parse(body, len, &c, &cerr);
+    if (rc == HL_EINVAL) {
+        reply_contact_error(req, &cerr);
+        goto out;
+    }
+    if (rc != HL_OK)
+        goto fail;
+    if (who->role == HL_ROLE_COUNSELLOR) {
+        /* Counsellors log their own contacts. */
+        if (c->has_counsellor == HL_CONTACT_SET && strcmp(c->counsellor, who->name) != 0) {
+            hl_http_reply_error(req, 403, "forbidden", "counsellors log their own contacts", "/counsellor");
+            rc = HL_EPERM;
+            goto out;
+        }
+    }
+    if ((rc = hl_classify_given(&cl, tax, c->categories, c->n_categories, &err)) != HL_OK ||
+        (rc = hl_classify_local(&cl, tax, who->helpline_code, c->local_categories, c->n_local_categories,
+                                &err)) != HL_OK ||
+        (rc = hl_classify_text(&cl, tax, set_or_null(c->has_summary, c->summary), HL_TERM_IN_SUMMARY,
+                               &err)) != HL_OK ||
+        (rc = hl_classify_text(&cl, tax, set_or_null(c->has_transcript, c->transcript), HL_TERM_IN_TRANSCRIPT,
+                               &err)) != HL_OK) {
+        if (rc == HL_EINVAL) {
+            reply_classify_error(req, &err);
+            goto out;
+        }
+        goto fail;
+    }
+    if ((rc = hl_record_new(&rec)) != HL_OK)
+        goto fail;
+    hl_record_new_id(rec->id);
+    hl_record_id_to_text(rec->id, id);
+    rec->helpline_id = who->helpline_id;
+    rec->created_by = who->user_id;
+    rec->source_system = strdup(c->source.system);
+    rec->source_id = strdup(c->source.id);
+    rec->counsellor = c->has_counsellor == HL_CONTACT_SET ? strdup(c->counsellor)
+                      : who->role == HL_ROLE_COUNSELLOR   ? strdup(who->name)
+                                                          : NULL;
+    if (rec->source_system == NULL || rec->source_id == NULL) {
+        rc = HL_ENOMEM;
+        goto fail;
+    }
+    rec->channel = c->channel;
+    rec->contact_type = c->contact_type;
+    rec->started_at = c->started_at;
+    rec->has_ended_at = c->has_ended_at == HL_CONTACT_SET;
+    rec->ended_at = c->ended_at;
+    rec->urgency = c->has_urgency == HL_CONTACT_SET ? (int)c->urgency : -1;
+    rec->n_actions = c->n_actions;
+    memcpy(rec->actions, c->actions, c->n_actions * sizeof(c->actions[0]));
+    if ((rc = copy_local_categories(c, rec)) != HL_OK || (rc = fill_child(app, id, c, rec)) != HL_OK)
+        goto fail;
+    rc = fill_caller(app, id, c, rec, &err);
+    if (rc == HL_EINVAL) {
+        reply_classify_error(req, &err);
+        goto out;
+    }
+    if (rc != HL_OK ||
+        (rc = seal(app, id, "summary", set_or_null(c->has_summary, c->summary), &rec->summary)) != HL_OK ||
+        (rc = seal(app, id, "transcript", set_or_null(c->has_transcript, c->transcript), &rec->transcript)) !=
+            HL_OK)
+        goto fail;
+    take_classification(rec, &cl, tax);
+    *reply = json_pack("{s:o, s:o, s:s}", "categories", hl_classify_categories_json(&cl, tax), "terminology",
+                       cl.terminology != NULL ? json_incref(cl.terminology) : json_array(),
+                       "taxonomy_version", hl_taxonomy_version(tax));
+    if (*reply == NULL) {
+        rc = HL_ENOMEM;
+        goto fail;
+    }
+    *out = rec;
+    rec = NULL;
+    goto out;
+fail:
+    reply_internal(req, rc);
+out:
+    hl_record_free(rec);
+    hl_classification_clear(&cl);
+    hl_contact_free(c);
+    return rc;
+}
+
+void hl_handle_contacts_create(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    hl_taxref_t *ref;
+    const hl_taxonomy_t *tax = hl_app_taxonomy_acquire(app, &ref);
+    hl_record_t *rec = NULL;
+    json_t *reply = NULL;
+    create_ctx_t *ctx;
+
+    if (prepare_create(app, req, tax, &rec, &reply) != HL_OK)
+        goto out;
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        hl_record_free(rec);
+        json_decref(reply);
+        reply_internal(req, HL_ENOMEM);
+        goto out;
+    }
+    ctx->req = req;
+    ctx->reply = reply;
+    /* Suspend first: the writer may answer before submit returns. */
+    hl_http_defer(req);
+    if (hl_writer_submit(app->writer, rec, create_done, ctx) != HL_OK) {
+        hl_record_free(rec);
+        json_decref(reply);
+        free(ctx);
+        hl_http_reply_error(req, 503, "unavailable",
+                            "too many contacts waiting to be stored; nothing was stored", NULL);
+    }
+out:
+    hl_app_taxonomy_release(ref);
+}
+
+/* ---- GET /v1/contacts/{id} --------------------------------------------------------------- */
+
+static json_t *terms_json(const hl_stored_contact_t *sc, const hl_taxonomy_t *tax)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < sc->n_terms; i++) {
+        const hl_taxonomy_term_t *t = hl_taxonomy_term(tax, sc->terms[i].term_id);
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s?, s:s?, s:s, s:i}", "term", sc->terms[i].term_id,
+                                        "verdict", t != NULL ? hl_taxonomy_verdict_name(t->verdict) : NULL,
+                                        "preferred", t != NULL ? t->preferred : NULL, "field",
+                                        sc->terms[i].field == HL_TERM_IN_SUMMARY ? "summary" : "transcript",
+                                        "occurrences", (json_int_t)sc->terms[i].occurrences));
+    }
+    return arr;
+}
+
+static json_t *stored_json(const hl_stored_contact_t *sc, const hl_taxonomy_t *tax, bool sensitive)
+{
+    json_t *j = hl_contact_to_json(sc->contact, sensitive);
+    char created[HL_CONTACT_TIME_LEN], updated[HL_CONTACT_TIME_LEN];
+    hl_classification_t cl;
+
+    if (j == NULL || !hl_contact_time_format(sc->created_at, created) ||
+        !hl_contact_time_format(sc->updated_at, updated)) {
+        hl_contact_json_free(j);
+        return NULL;
+    }
+    hl_classification_init(&cl);
+    cl.n_categories = sc->n_categories;
+    memcpy(cl.categories, sc->categories, sc->n_categories * sizeof(sc->categories[0]));
+    json_object_set_new(j, "id", json_string(sc->id));
+    json_object_set_new(j, "created_at", json_string(created));
+    json_object_set_new(j, "updated_at", json_string(updated));
+    json_object_set_new(j, "taxonomy_version", json_string(sc->taxonomy_version));
+    json_object_set_new(j, "categories", hl_classify_categories_json(&cl, tax));
+    json_object_set_new(j, "terminology", terms_json(sc, tax));
+    return j;
+}
+
+/* Only the counsellor named on a contact may read it in full or change it (and admins). */
+static bool owns(const hl_principal_t *who, const hl_stored_contact_t *sc)
+{
+    const hl_contact_t *c = sc->contact;
+
+    return who->role == HL_ROLE_ADMIN ||
+           (who->role == HL_ROLE_COUNSELLOR && c->has_counsellor == HL_CONTACT_SET &&
+            strcmp(c->counsellor, who->name) == 0);
+}
+
+void hl_handle_contacts_get(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    const hl_principal_t *who = hl_http_principal(req);
+    const char *id = hl_http_path_arg(req);
+    uint8_t raw[HL_RECORD_ID_BYTES];
+    bool sensitive = who->role != HL_ROLE_SUPERVISOR;
+    hl_stored_contact_t sc = {0};
+    hl_taxref_t *ref = NULL;
+    const hl_taxonomy_t *tax;
+    PGconn *conn;
+    int rc;
+
+    if (!hl_record_id_from_text(id, raw)) {
+        hl_http_reply_error(req, 404, "not_found", "no such contact in this helpline", NULL);
+        return;
+    }
+    conn = hl_dbpool_acquire(app->pool, 2000);
+    if (conn == NULL) {
+        reply_internal(req, HL_EDB);
+        return;
+    }
+    rc = hl_store_load(conn, app->keyring, id, who->helpline_id, sensitive, false, &sc);
+    if (rc == HL_ENOTFOUND) {
+        hl_http_reply_error(req, 404, "not_found", "no such contact in this helpline", NULL);
+        goto out;
+    }
+    if (rc != HL_OK) {
+        reply_internal(req, rc == HL_ECRYPTO ? HL_EIO : rc);
+        goto out;
+    }
+    if (sensitive && !owns(who, &sc)) {
+        hl_http_reply_error(req, 403, "forbidden", "only the contact's counsellor may read it", NULL);
+        goto out;
+    }
+    /* No sensitive field leaves without its audit row. */
+    if (sensitive &&
+        hl_audit_write(conn, who->helpline_id, who->user_id, HL_AUDIT_READ_SENSITIVE, id, NULL) != HL_OK) {
+        reply_internal(req, HL_EDB);
+        goto out;
+    }
+    tax = hl_app_taxonomy_acquire(app, &ref);
+    json_t *body = stored_json(&sc, tax, sensitive);
+    hl_app_taxonomy_release(ref);
+    if (body == NULL) {
+        reply_internal(req, HL_ENOMEM);
+        goto out;
+    }
+    hl_http_reply_json(req, 200, body);
+out:
+    hl_stored_contact_clear(&sc);
+    hl_dbpool_release(app->pool, conn);
+}
+
+/* ---- PATCH /v1/contacts/{id} ------------------------------------------------------------- */
+
+/* The classification after a PATCH: replaced parts from P, kept parts from the stored SC. */
+static int reclassify(const hl_contact_t *p, const hl_stored_contact_t *sc, const hl_taxonomy_t *tax,
+                      const char *helpline, hl_classification_t *cl, hl_classify_error_t *err)
+{
+    int rc;
+
+    if (p->has_categories != HL_CONTACT_ABSENT) {
+        if ((rc = hl_classify_given(cl, tax, p->categories, p->n_categories, err)) != HL_OK)
+            return rc;
+    } else {
+        for (size_t i = 0; i < sc->n_categories; i++) {
+            char *code = (char *)(uintptr_t)sc->categories[i].code;
+            if (sc->categories[i].source == HL_CATEGORY_GIVEN &&
+                (rc = hl_classify_given(cl, tax, &code, 1, err)) != HL_OK)
+                return rc;
+        }
+    }
+    if (p->has_local_categories != HL_CONTACT_ABSENT) {
+        if ((rc = hl_classify_local(cl, tax, helpline, p->local_categories, p->n_local_categories, err)) !=
+            HL_OK)
+            return rc;
+    } else {
+        const hl_contact_t *c = sc->contact;
+        if ((rc = hl_classify_local(cl, tax, helpline, c->local_categories, c->n_local_categories, err)) !=
+            HL_OK)
+            return rc;
+    }
+    if (p->has_summary != HL_CONTACT_ABSENT) {
+        rc = hl_classify_text(cl, tax, set_or_null(p->has_summary, p->summary), HL_TERM_IN_SUMMARY, err);
+        if (rc != HL_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < sc->n_terms; i++)
+        if (sc->terms[i].field == HL_TERM_IN_TRANSCRIPT ||
+            (p->has_summary == HL_CONTACT_ABSENT && sc->terms[i].field == HL_TERM_IN_SUMMARY))
+            hl_classify_keep_term(cl, tax, sc->terms[i].term_id, sc->terms[i].field,
+                                  sc->terms[i].occurrences);
+    if (p->confirm_suggested)
+        hl_classify_confirm(cl);
+    return HL_OK;
+}
+
+/* REC gets the changed columns of P; *CHANGED says which, DETAIL names them for the audit. */
+static int patch_record(hl_app_t *app, const hl_contact_t *p, const hl_stored_contact_t *sc,
+                        const uint8_t raw_id[HL_RECORD_ID_BYTES], hl_record_t *rec, unsigned *changed,
+                        char *detail, size_t detail_len, hl_classify_error_t *err)
+{
+    int rc = HL_OK;
+
+    *changed = 0;
+    memcpy(rec->id, raw_id, HL_RECORD_ID_BYTES);
+    rec->helpline_id = sc->helpline_id;
+    if (p->has_contact_type == HL_CONTACT_SET) {
+        rec->contact_type = p->contact_type;
+        *changed |= HL_STORE_CONTACT_TYPE;
+    }
+    if (p->has_child != HL_CONTACT_ABSENT) {
+        if ((rc = fill_child(app, sc->id, p, rec)) != HL_OK)
+            return rc;
+        *changed |= HL_STORE_CHILD;
+    }
+    if (p->has_caller != HL_CONTACT_ABSENT) {
+        if ((rc = fill_caller(app, sc->id, p, rec, err)) != HL_OK)
+            return rc;
+        *changed |= HL_STORE_CALLER;
+    }
+    if (p->has_actions != HL_CONTACT_ABSENT) {
+        rec->n_actions = p->n_actions;
+        memcpy(rec->actions, p->actions, p->n_actions * sizeof(p->actions[0]));
+        *changed |= HL_STORE_ACTIONS;
+    }
+    if (p->has_urgency != HL_CONTACT_ABSENT) {
+        rec->urgency = p->has_urgency == HL_CONTACT_SET ? (int)p->urgency : -1;
+        *changed |= HL_STORE_URGENCY;
+    }
+    if (p->has_local_categories != HL_CONTACT_ABSENT) {
+        if ((rc = copy_local_categories(p, rec)) != HL_OK)
+            return rc;
+        *changed |= HL_STORE_LOCAL_CATEGORIES;
+    }
+    if (p->has_summary != HL_CONTACT_ABSENT) {
+        if ((rc = seal(app, sc->id, "summary", set_or_null(p->has_summary, p->summary), &rec->summary)) !=
+            HL_OK)
+            return rc;
+        *changed |= HL_STORE_SUMMARY;
+    }
+    snprintf(detail, detail_len, "fields:%s%s%s%s%s%s%s%s%s", p->has_contact_type ? " contact_type" : "",
+             p->has_child ? " child" : "", p->has_caller ? " caller" : "", p->has_actions ? " actions" : "",
+             p->has_urgency ? " urgency" : "", p->has_local_categories ? " local_categories" : "",
+             p->has_summary ? " summary" : "", p->has_categories ? " categories" : "",
+             p->confirm_suggested ? " confirm_suggested" : "");
+    return rc;
+}
+
+void hl_handle_contacts_patch(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    const hl_principal_t *who = hl_http_principal(req);
+    const char *id = hl_http_path_arg(req);
+    uint8_t raw[HL_RECORD_ID_BYTES];
+    hl_contact_t *p = NULL;
+    hl_contact_error_t cerr;
+    hl_classify_error_t err = {0};
+    hl_classification_t cl;
+    hl_stored_contact_t sc = {0};
+    hl_record_t *rec = NULL;
+    hl_taxref_t *ref = NULL;
+    const hl_taxonomy_t *tax = hl_app_taxonomy_acquire(app, &ref);
+    PGconn *conn = NULL;
+    unsigned changed = 0;
+    char detail[160];
+    size_t len;
+    const char *body = hl_http_body(req, &len);
+    int rc;
+
+    hl_classification_init(&cl);
+    if (!hl_record_id_from_text(id, raw)) {
+        hl_http_reply_error(req, 404, "not_found", "no such contact in this helpline", NULL);
+        goto out;
+    }
+    rc = hl_contact_parse_patch(body, len, &p, &cerr);
+    if (rc == HL_EINVAL) {
+        reply_contact_error(req, &cerr);
+        goto out;
+    }
+    if (rc != HL_OK || (conn = hl_dbpool_acquire(app->pool, 2000)) == NULL) {
+        reply_internal(req, rc != HL_OK ? rc : HL_EDB);
+        goto out;
+    }
+    if (hl_db_exec(conn, "BEGIN") != HL_OK) {
+        reply_internal(req, HL_EDB);
+        goto out;
+    }
+    rc = hl_store_load(conn, app->keyring, id, who->helpline_id, false, true, &sc);
+    if (rc == HL_ENOTFOUND) {
+        hl_http_reply_error(req, 404, "not_found", "no such contact in this helpline", NULL);
+        goto out;
+    }
+    if (rc != HL_OK) {
+        reply_internal(req, rc);
+        goto out;
+    }
+    if (!owns(who, &sc)) {
+        hl_http_reply_error(req, 403, "forbidden", "only the contact's counsellor may change it", NULL);
+        goto out;
+    }
+    if ((rc = reclassify(p, &sc, tax, who->helpline_code, &cl, &err)) != HL_OK ||
+        (rc = hl_record_new(&rec)) != HL_OK ||
+        (rc = patch_record(app, p, &sc, raw, rec, &changed, detail, sizeof(detail), &err)) != HL_OK) {
+        if (rc == HL_EINVAL)
+            reply_classify_error(req, &err);
+        else
+            reply_internal(req, rc);
+        goto out;
+    }
+    take_classification(rec, &cl, tax);
+    if ((rc = hl_store_update(conn, rec, changed)) != HL_OK ||
+        (rc = hl_audit_write(conn, who->helpline_id, who->user_id, HL_AUDIT_UPDATE, id, detail)) != HL_OK ||
+        (rc = hl_db_exec(conn, "COMMIT")) != HL_OK) {
+        reply_internal(req, rc);
+        goto out;
+    }
+    hl_http_reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:o, s:o, s:s}", "id", id, "status", "updated", "categories",
+                                 hl_classify_categories_json(&cl, tax), "terminology",
+                                 cl.terminology != NULL ? json_incref(cl.terminology) : json_array(),
+                                 "taxonomy_version", hl_taxonomy_version(tax)));
+out:
+    if (conn != NULL)
+        hl_dbpool_release(app->pool, conn); /* rolls back what was not committed */
+    hl_record_free(rec);
+    hl_stored_contact_clear(&sc);
+    hl_classification_clear(&cl);
+    hl_contact_free(p);
+    hl_app_taxonomy_release(ref);
+}

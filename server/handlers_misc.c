@@ -1,0 +1,152 @@
+/* GET /v1/taxonomy, POST /v1/classify, GET /healthz, GET /metrics (api.md). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "contact.h"
+
+void hl_handle_taxonomy(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    hl_taxref_t *ref;
+    const hl_taxonomy_t *tax = hl_app_taxonomy_acquire(app, &ref);
+
+    hl_http_reply_json(req, 200, hl_taxonomy_to_json(tax));
+    hl_app_taxonomy_release(ref);
+}
+
+/* {"text": "...", "local_categories": [...]}: both optional, nothing else. */
+void hl_handle_classify(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    const hl_principal_t *who = hl_http_principal(req);
+    size_t len;
+    const char *body = hl_http_body(req, &len);
+    json_error_t jerr;
+    json_t *in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *text, *local, *out = NULL;
+    const char *labels[HL_CONTACT_MAX_LOCAL_CATEGORIES];
+    size_t n_labels = 0;
+    const char *key;
+    json_t *v;
+    hl_taxref_t *ref = NULL;
+    char err[HL_TAXONOMY_ERR_LEN], field[48];
+    int rc;
+
+    if (in == NULL || !json_is_object(in)) {
+        hl_http_reply_error(req, 400, "bad_json", "the body must be a JSON object", NULL);
+        goto out;
+    }
+    json_object_foreach(in, key, v)
+    {
+        if (strcmp(key, "text") != 0 && strcmp(key, "local_categories") != 0) {
+            snprintf(field, sizeof(field), "/%.40s", key);
+            hl_http_reply_error(req, 400, "unknown_field", "only text and local_categories are accepted",
+                                strpbrk(key, "/~") == NULL ? field : "");
+            goto out;
+        }
+    }
+    text = json_object_get(in, "text");
+    local = json_object_get(in, "local_categories");
+    if (text != NULL && !json_is_string(text)) {
+        hl_http_reply_error(req, 400, "invalid_field", "text must be a string", "/text");
+        goto out;
+    }
+    if (text != NULL && json_string_length(text) > HL_CONTACT_TRANSCRIPT_MAX) {
+        hl_http_reply_error(req, 400, "invalid_field", "text must be at most 1 MiB", "/text");
+        goto out;
+    }
+    if (local != NULL) {
+        size_t i;
+        if (!json_is_array(local) || json_array_size(local) > HL_CONTACT_MAX_LOCAL_CATEGORIES) {
+            hl_http_reply_error(req, 400, "invalid_field",
+                                "local_categories must be an array of at most 8 labels", "/local_categories");
+            goto out;
+        }
+        json_array_foreach(local, i, v)
+        {
+            if (!json_is_string(v)) {
+                snprintf(field, sizeof(field), "/local_categories/%zu", i);
+                hl_http_reply_error(req, 400, "invalid_field", "a local category must be a string", field);
+                goto out;
+            }
+            labels[n_labels++] = json_string_value(v);
+        }
+    }
+    const hl_taxonomy_t *tax = hl_app_taxonomy_acquire(app, &ref);
+    rc = hl_taxonomy_classify_json(tax, who->helpline_code, labels, n_labels,
+                                   text != NULL ? json_string_value(text) : NULL,
+                                   text != NULL ? json_string_length(text) : 0, &out, err);
+    if (rc == HL_ENOTFOUND)
+        hl_http_reply_error(req, 400, "unknown_category",
+                            "a local category is not in this helpline's mapping", "/local_categories");
+    else if (rc == HL_EINVAL)
+        hl_http_reply_error(req, 400, "invalid_field", "text is not valid UTF-8", "/text");
+    else if (rc != HL_OK)
+        hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);
+    else
+        hl_http_reply_json(req, 200, out);
+out:
+    if (ref != NULL)
+        hl_app_taxonomy_release(ref);
+    json_decref(in);
+}
+
+void hl_handle_healthz(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    hl_writer_stats_t ws;
+
+    hl_writer_get_stats(app->writer, &ws);
+    hl_http_reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:I}", "status", "ok", "database",
+                                 ws.database_up ? "up" : "down", "spool_pending",
+                                 (json_int_t)hl_spool_pending(app->spool)));
+}
+
+void hl_handle_metrics(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    hl_writer_stats_t ws;
+    char *http = hl_http_metrics(app->http);
+    char *text = NULL;
+    int n;
+
+    hl_writer_get_stats(app->writer, &ws);
+    n = asprintf(
+        &text,
+        "%s"
+        "# HELP helpline_contacts_stored_total Contacts stored, by outcome.\n"
+        "# TYPE helpline_contacts_stored_total counter\n"
+        "helpline_contacts_stored_total{outcome=\"created\"} %" PRIu64 "\n"
+        "helpline_contacts_stored_total{outcome=\"duplicate\"} %" PRIu64 "\n"
+        "helpline_contacts_stored_total{outcome=\"spooled\"} %" PRIu64 "\n"
+        "helpline_contacts_stored_total{outcome=\"replayed\"} %" PRIu64 "\n"
+        "helpline_contacts_stored_total{outcome=\"failed\"} %" PRIu64 "\n"
+        "# HELP helpline_writer_batches_total Group-commit transactions.\n"
+        "# TYPE helpline_writer_batches_total counter\n"
+        "helpline_writer_batches_total %" PRIu64 "\n"
+        "# HELP helpline_writer_queue Contacts waiting for the writer.\n"
+        "# TYPE helpline_writer_queue gauge\n"
+        "helpline_writer_queue %zu\n"
+        "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
+        "# TYPE helpline_spool_pending gauge\n"
+        "helpline_spool_pending %zu\n"
+        "# HELP helpline_database_up Whether the writer is connected to PostgreSQL.\n"
+        "# TYPE helpline_database_up gauge\n"
+        "helpline_database_up %d\n"
+        "# HELP helpline_crypto_failures_total Seals that did not open, signatures and tokens that failed.\n"
+        "# TYPE helpline_crypto_failures_total counter\n"
+        "helpline_crypto_failures_total %" PRIu64 "\n",
+        http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed, ws.batches,
+        ws.queued, hl_spool_pending(app->spool), ws.database_up ? 1 : 0,
+        hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
+    free(http);
+    if (n < 0) {
+        hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    hl_http_reply_raw(req, 200, "text/plain; version=0.0.4", text, (size_t)n);
+    free(text);
+}

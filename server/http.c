@@ -1,0 +1,732 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <sodium/utils.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PATH_ARG_MAX 128
+
+/* Status codes counted one by one in /metrics; the rest fall into "other". */
+static const unsigned counted_status[] = {200, 201, 202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+#define N_STATUS (HL_ARRAY_LEN(counted_status) + 1)
+
+/* Latency histogram bucket bounds in microseconds (Prometheus "le" in seconds). */
+static const uint64_t latency_bounds_us[] = {1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+#define N_BUCKETS (HL_ARRAY_LEN(latency_bounds_us) + 1)
+
+struct hl_http {
+    struct MHD_Daemon *daemon;
+    hl_http_opts_t opts;
+    char *tls_cert;
+    char *tls_key;
+    atomic_int deferred; /* requests waiting for a reply from another thread */
+    /* [route][status]; the extra route row counts requests that matched no route */
+    _Atomic uint64_t *counts;
+    _Atomic uint64_t buckets[N_BUCKETS];
+    _Atomic uint64_t latency_sum_us;
+    _Atomic uint64_t latency_count;
+};
+
+struct hl_request {
+    hl_http_t *http;
+    struct MHD_Connection *conn;
+    hl_method_t method;
+    char *path;
+    const hl_route_t *route; /* NULL: no route matched */
+    char path_arg[PATH_ARG_MAX];
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    bool dispatched;
+    bool deferred;
+    hl_principal_t principal;
+    char client_ip[INET6_ADDRSTRLEN];
+    struct timespec start;
+    /* The reply, written once by hl_http_reply_*; ready is the release flag. */
+    atomic_bool ready;
+    unsigned status;
+    const char *content_type;
+    const char *extra_header, *extra_value;
+    char *reply;
+    size_t reply_len;
+};
+
+const char *hl_role_name(hl_role_t role)
+{
+    switch (role) {
+    case HL_ROLE_FRONTEND:
+        return "frontend";
+    case HL_ROLE_COUNSELLOR:
+        return "counsellor";
+    case HL_ROLE_SUPERVISOR:
+        return "supervisor";
+    case HL_ROLE_NETWORK:
+        return "network";
+    case HL_ROLE_ADMIN:
+        return "admin";
+    }
+    return "?";
+}
+
+bool hl_role_parse(const char *s, hl_role_t *out)
+{
+    static const hl_role_t all[] = {HL_ROLE_FRONTEND, HL_ROLE_COUNSELLOR, HL_ROLE_SUPERVISOR, HL_ROLE_NETWORK,
+                                    HL_ROLE_ADMIN};
+
+    for (size_t i = 0; i < HL_ARRAY_LEN(all); i++) {
+        if (strcmp(s, hl_role_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+static void set_reply(hl_request_t *req, unsigned status, const char *content_type, char *buf, size_t len)
+{
+    if (atomic_load(&req->ready)) {
+        hl_log(HL_LOG_ERROR, "bug: second reply to one request (route %s)",
+               req->route != NULL ? req->route->name : "-");
+        free(buf);
+        return;
+    }
+    req->status = status;
+    req->content_type = content_type;
+    req->reply = buf;
+    req->reply_len = len;
+    atomic_store_explicit(&req->ready, true, memory_order_release);
+    if (req->deferred) {
+        /* From another thread: wake the connection up; the access handler queues the reply. */
+        MHD_resume_connection(req->conn);
+    }
+}
+
+void hl_http_reply_raw(hl_request_t *req, unsigned status, const char *content_type, const char *body,
+                       size_t len)
+{
+    char *copy = malloc(len + 1);
+
+    if (copy == NULL) {
+        set_reply(req, 503, "application/json", NULL, 0);
+        return;
+    }
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    set_reply(req, status, content_type, copy, len);
+}
+
+void hl_http_reply_json(hl_request_t *req, unsigned status, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    if (text == NULL) {
+        hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    set_reply(req, status, "application/json", text, strlen(text));
+}
+
+void hl_http_reply_error(hl_request_t *req, unsigned status, const char *code, const char *message,
+                         const char *field)
+{
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+    json_t *body = NULL;
+    char *text = NULL;
+
+    if (err != NULL && field != NULL)
+        json_object_set_new(err, "field", json_string(field));
+    if (err != NULL)
+        body = json_pack("{s:o}", "error", err);
+    if (body != NULL)
+        text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (status == 503) {
+        req->extra_header = "Retry-After";
+        req->extra_value = "5";
+    }
+    if (text == NULL) {
+        /* No memory for even the error: a fixed body. */
+        static const char oom[] = "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}";
+        text = strdup(oom);
+        status = 503;
+        req->extra_header = "Retry-After";
+        req->extra_value = "5";
+    }
+    set_reply(req, status, "application/json", text, text != NULL ? strlen(text) : 0);
+}
+
+void hl_http_defer(hl_request_t *req)
+{
+    req->deferred = true;
+    atomic_fetch_add(&req->http->deferred, 1);
+    MHD_suspend_connection(req->conn);
+}
+
+/* ---- accessors ----------------------------------------------------------------------------- */
+
+hl_method_t hl_http_method(const hl_request_t *req)
+{
+    return req->method;
+}
+
+const char *hl_http_path(const hl_request_t *req)
+{
+    return req->path;
+}
+
+const char *hl_http_path_arg(const hl_request_t *req)
+{
+    return req->path_arg;
+}
+
+const char *hl_http_body(const hl_request_t *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body != NULL ? req->body : "";
+}
+
+const char *hl_http_query(const hl_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *hl_http_header(const hl_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const hl_principal_t *hl_http_principal(const hl_request_t *req)
+{
+    return &req->principal;
+}
+
+const char *hl_http_client_ip(const hl_request_t *req)
+{
+    return req->client_ip;
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+static size_t status_slot(unsigned status)
+{
+    for (size_t i = 0; i < HL_ARRAY_LEN(counted_status); i++)
+        if (counted_status[i] == status)
+            return i;
+    return N_STATUS - 1;
+}
+
+static void account(hl_http_t *http, const hl_request_t *req)
+{
+    struct timespec now;
+    size_t route = req->route != NULL ? (size_t)(req->route - http->opts.routes) : http->opts.n_routes;
+    uint64_t us;
+    size_t b = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    us = (uint64_t)(now.tv_sec - req->start.tv_sec) * 1000000u +
+         (uint64_t)((now.tv_nsec - req->start.tv_nsec) / 1000);
+    atomic_fetch_add(&http->counts[route * N_STATUS + status_slot(req->status)], 1);
+    while (b < HL_ARRAY_LEN(latency_bounds_us) && us > latency_bounds_us[b])
+        b++;
+    atomic_fetch_add(&http->buckets[b], 1);
+    atomic_fetch_add(&http->latency_sum_us, us);
+    atomic_fetch_add(&http->latency_count, 1);
+}
+
+static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) HL_PRINTF(4, 5);
+
+static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return 0;
+        }
+        char *grown = realloc(*buf, *cap * 2 + (size_t)n);
+        if (grown == NULL)
+            return -1;
+        *buf = grown;
+        *cap = *cap * 2 + (size_t)n;
+    }
+}
+
+char *hl_http_metrics(hl_http_t *http)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    uint64_t cumulative = 0;
+    int rc = 0;
+
+    if (buf == NULL)
+        return NULL;
+    buf[0] = '\0';
+    rc |= appendf(&buf, &len, &cap,
+                  "# HELP helpline_http_requests_total HTTP requests by route and status.\n"
+                  "# TYPE helpline_http_requests_total counter\n");
+    for (size_t r = 0; r <= http->opts.n_routes && rc == 0; r++) {
+        const char *name = r < http->opts.n_routes ? http->opts.routes[r].name : "unmatched";
+        for (size_t s = 0; s < N_STATUS && rc == 0; s++) {
+            uint64_t v = atomic_load(&http->counts[r * N_STATUS + s]);
+            if (v == 0)
+                continue;
+            if (s < HL_ARRAY_LEN(counted_status))
+                rc |= appendf(&buf, &len, &cap,
+                              "helpline_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n", name,
+                              counted_status[s], (unsigned long long)v);
+            else
+                rc |= appendf(&buf, &len, &cap,
+                              "helpline_http_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
+                              (unsigned long long)v);
+        }
+    }
+    rc |= appendf(&buf, &len, &cap,
+                  "# HELP helpline_http_request_duration_seconds Time from request start to reply.\n"
+                  "# TYPE helpline_http_request_duration_seconds histogram\n");
+    for (size_t b = 0; b < N_BUCKETS && rc == 0; b++) {
+        cumulative += atomic_load(&http->buckets[b]);
+        if (b < HL_ARRAY_LEN(latency_bounds_us))
+            rc |= appendf(&buf, &len, &cap, "helpline_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                          (double)latency_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+        else
+            rc |=
+                appendf(&buf, &len, &cap, "helpline_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        (unsigned long long)cumulative);
+    }
+    rc |= appendf(&buf, &len, &cap,
+                  "helpline_http_request_duration_seconds_sum %.6f\n"
+                  "helpline_http_request_duration_seconds_count %llu\n",
+                  (double)atomic_load(&http->latency_sum_us) / 1e6,
+                  (unsigned long long)atomic_load(&http->latency_count));
+    if (rc != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+static hl_method_t parse_method(const char *m)
+{
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+        return HL_METHOD_GET;
+    if (strcmp(m, "POST") == 0)
+        return HL_METHOD_POST;
+    if (strcmp(m, "PATCH") == 0)
+        return HL_METHOD_PATCH;
+    return HL_METHOD_OTHER;
+}
+
+static const char *method_name(hl_method_t m)
+{
+    switch (m) {
+    case HL_METHOD_GET:
+        return "GET";
+    case HL_METHOD_POST:
+        return "POST";
+    case HL_METHOD_PATCH:
+        return "PATCH";
+    default:
+        return "?";
+    }
+}
+
+/* Does PATH match PATTERN: "/a/b" exactly, or "/a/b/" then "*" for one non-empty segment? */
+static bool path_matches(const char *pattern, const char *path, char arg[PATH_ARG_MAX])
+{
+    size_t n = strlen(pattern);
+
+    if (n > 0 && pattern[n - 1] == '*') {
+        const char *seg = path + n - 1;
+        if (strncmp(pattern, path, n - 1) != 0 || *seg == '\0' || strchr(seg, '/') != NULL ||
+            strlen(seg) >= PATH_ARG_MAX)
+            return false;
+        strcpy(arg, seg);
+        return true;
+    }
+    arg[0] = '\0';
+    return strcmp(pattern, path) == 0;
+}
+
+/* Finds the route; *ALLOW lists the methods of a path that exists with another method. */
+static const hl_route_t *route_find(const hl_http_t *http, hl_request_t *req, char *allow, size_t allow_len)
+{
+    allow[0] = '\0';
+    for (size_t i = 0; i < http->opts.n_routes; i++) {
+        const hl_route_t *r = &http->opts.routes[i];
+        char arg[PATH_ARG_MAX];
+
+        if (!path_matches(r->path, req->path, arg))
+            continue;
+        if (r->method == req->method) {
+            strcpy(req->path_arg, arg);
+            return r;
+        }
+        if (strstr(allow, method_name(r->method)) == NULL) {
+            size_t used = strlen(allow);
+            snprintf(allow + used, allow_len - used, "%s%s", used > 0 ? ", " : "", method_name(r->method));
+        }
+    }
+    return NULL;
+}
+
+static bool json_content_type(const char *ct)
+{
+    static const char want[] = "application/json";
+
+    if (ct == NULL || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+        return false;
+    ct += sizeof(want) - 1;
+    return *ct == '\0' || *ct == ';' || *ct == ' ';
+}
+
+/* Authentication and the checks that need no body; may set the reply. */
+static void admit(hl_http_t *http, hl_request_t *req)
+{
+    char allow[64];
+    const char *auth, *token;
+    int rc;
+
+    req->route = route_find(http, req, allow, sizeof(allow));
+    if (req->route == NULL) {
+        if (allow[0] != '\0') {
+            hl_http_reply_error(req, 405, "method_not_allowed", "method not allowed on this path", NULL);
+            req->extra_header = "Allow";
+            req->extra_value = strdup(allow);
+        } else {
+            hl_http_reply_error(req, 404, "not_found", "no such resource", NULL);
+        }
+        return;
+    }
+    if (req->route->roles != 0) {
+        auth = hl_http_header(req, "Authorization");
+        if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+            hl_http_reply_error(req, 401, "unauthenticated", "missing or malformed bearer token", NULL);
+            return;
+        }
+        token = auth + 7;
+        while (*token == ' ')
+            token++;
+        rc = http->opts.authenticate(http->opts.app, token, req->client_ip, &req->principal);
+        if (rc == HL_ENOTFOUND) {
+            hl_http_reply_error(req, 401, "unauthenticated", "unknown, revoked or malformed token", NULL);
+            return;
+        }
+        if (rc != HL_OK) {
+            hl_http_reply_error(req, 503, "unavailable", "cannot check the token now", NULL);
+            return;
+        }
+        if ((req->route->roles & (unsigned)req->principal.role) == 0) {
+            hl_http_reply_error(req, 403, "forbidden", "this role may not do this", NULL);
+            return;
+        }
+    }
+    if (req->route->json_body && !json_content_type(hl_http_header(req, "Content-Type"))) {
+        hl_http_reply_error(req, 415, "unsupported_media_type", "the body must be application/json", NULL);
+        return;
+    }
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------------------------------ */
+
+static enum MHD_Result queue_reply(hl_request_t *req)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    atomic_thread_fence(memory_order_acquire);
+    resp = MHD_create_response_from_buffer(req->reply_len, req->reply, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL)
+        return MHD_NO;
+    req->reply = NULL; /* MHD frees it now */
+    MHD_add_response_header(resp, "Content-Type", req->content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (req->extra_header != NULL)
+        MHD_add_response_header(resp, req->extra_header, req->extra_value);
+    ret = MHD_queue_response(req->conn, req->status, resp);
+    MHD_destroy_response(resp);
+    account(req->http, req);
+    return ret;
+}
+
+static hl_request_t *request_new(hl_http_t *http, struct MHD_Connection *conn, const char *url,
+                                 const char *method)
+{
+    hl_request_t *req = calloc(1, sizeof(*req));
+    const union MHD_ConnectionInfo *ci;
+
+    if (req == NULL)
+        return NULL;
+    req->http = http;
+    req->conn = conn;
+    req->method = parse_method(method);
+    req->path = strdup(url);
+    clock_gettime(CLOCK_MONOTONIC, &req->start);
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->client_ip,
+                      sizeof(req->client_ip));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, req->client_ip,
+                      sizeof(req->client_ip));
+    }
+    if (req->path == NULL) {
+        free(req);
+        return NULL;
+    }
+    return req;
+}
+
+static void request_free(hl_request_t *req)
+{
+    if (req == NULL)
+        return;
+    if (req->body != NULL) {
+        /* The body may hold a child's name or words. */
+        sodium_memzero(req->body, req->body_cap);
+        free(req->body);
+    }
+    if (req->extra_header != NULL && strcmp(req->extra_header, "Allow") == 0)
+        free((char *)(uintptr_t)req->extra_value);
+    free(req->reply);
+    free(req->path);
+    free(req);
+}
+
+static bool body_append(hl_request_t *req, const char *data, size_t len, size_t limit)
+{
+    if (req->too_large || req->body_len + len > limit) {
+        req->too_large = true;
+        return false;
+    }
+    if (req->body_len + len + 1 > req->body_cap) {
+        size_t cap = req->body_cap == 0 ? 4096 : req->body_cap;
+        while (cap < req->body_len + len + 1)
+            cap *= 2;
+        if (cap > limit + 1)
+            cap = limit + 1;
+        char *grown = malloc(cap);
+        if (grown == NULL)
+            return false;
+        if (req->body != NULL) {
+            memcpy(grown, req->body, req->body_len);
+            sodium_memzero(req->body, req->body_cap);
+            free(req->body);
+        }
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    req->body[req->body_len] = '\0';
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    hl_http_t *http = cls;
+    hl_request_t *req = *con_cls;
+
+    (void)version;
+    if (req == NULL) {
+        const char *cl;
+        req = request_new(http, conn, url, method);
+        if (req == NULL)
+            return MHD_NO;
+        *con_cls = req;
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl != NULL && strtoull(cl, NULL, 10) > http->opts.max_body_bytes) {
+            /* Answer now; MHD closes the connection instead of reading the body. */
+            hl_http_reply_error(req, 413, "too_large", "request body over max_body_bytes", NULL);
+            return queue_reply(req);
+        }
+        admit(http, req);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!atomic_load(&req->ready) &&
+            !body_append(req, upload_data, *upload_data_size, http->opts.max_body_bytes)) {
+            if (req->too_large)
+                hl_http_reply_error(req, 413, "too_large", "request body over max_body_bytes", NULL);
+            else
+                hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!atomic_load(&req->ready) && !req->dispatched) {
+        req->dispatched = true;
+        req->route->handler(req, http->opts.app);
+        if (req->deferred && !atomic_load_explicit(&req->ready, memory_order_acquire))
+            return MHD_YES; /* suspended; resumed by the reply */
+    }
+    if (!atomic_load_explicit(&req->ready, memory_order_acquire))
+        return MHD_YES; /* resumed early? wait for the reply */
+    if (req->deferred) {
+        req->deferred = false;
+        atomic_fetch_sub(&http->deferred, 1);
+    }
+    return queue_reply(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    hl_log(HL_LOG_WARN, "http: %s", msg);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long size;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)size + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+            buf[size] = '\0';
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+int hl_http_start(const hl_http_opts_t *opts, hl_http_t **out)
+{
+    hl_http_t *http = calloc(1, sizeof(*http));
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    int rc = HL_ENOMEM;
+
+    if (http == NULL)
+        goto out;
+    http->opts = *opts;
+    http->counts = calloc((opts->n_routes + 1) * N_STATUS, sizeof(*http->counts));
+    if (http->counts == NULL)
+        goto out;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", opts->port);
+    if (getaddrinfo(opts->host, port, &hints, &ai) != 0 || ai == NULL) {
+        hl_log(HL_LOG_ERROR, "http: cannot resolve listen address %s:%d", opts->host, opts->port);
+        rc = HL_EINVAL;
+        goto out;
+    }
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (opts->tls_cert_file != NULL) {
+        http->tls_cert = slurp(opts->tls_cert_file);
+        http->tls_key = slurp(opts->tls_key_file);
+        if (http->tls_cert == NULL || http->tls_key == NULL) {
+            hl_log(HL_LOG_ERROR, "http: cannot read tls_cert %s or tls_key %s", opts->tls_cert_file,
+                   opts->tls_key_file);
+            rc = HL_EIO;
+            goto out;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    http->daemon = MHD_start_daemon(
+        flags, (uint16_t)opts->port, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+        http, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds != 0 ? opts->timeout_seconds : 30u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        opts->tls_cert_file != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, http->tls_key, MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        hl_log(HL_LOG_ERROR, "http: cannot listen on %s:%d: %s", opts->host, opts->port, strerror(errno));
+        rc = HL_EIO;
+        goto out;
+    }
+    hl_log(HL_LOG_INFO, "listening on %s:%d (%s, %u threads)", opts->host, opts->port,
+           opts->tls_cert_file != NULL ? "https" : "http", opts->threads);
+    *out = http;
+    http = NULL;
+    rc = HL_OK;
+out:
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    if (http != NULL) {
+        free(http->counts);
+        free(http->tls_cert);
+        free(http->tls_key);
+        free(http);
+    }
+    return rc;
+}
+
+void hl_http_quiesce(hl_http_t *http)
+{
+    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void hl_http_stop(hl_http_t *http)
+{
+    if (http == NULL)
+        return;
+    /* Deferred replies resume their connections; give the pool a moment to send them. */
+    for (int i = 0; i < 500 && atomic_load(&http->deferred) > 0; i++)
+        usleep(10000);
+    MHD_stop_daemon(http->daemon);
+    free(http->counts);
+    if (http->tls_key != NULL)
+        sodium_memzero(http->tls_key, strlen(http->tls_key));
+    free(http->tls_key);
+    free(http->tls_cert);
+    free(http);
+}

@@ -1,0 +1,115 @@
+/*
+ * helplined's HTTP layer over libmicrohttpd: an internal polling thread with a pool of
+ * worker threads, body limits, routing, authentication before any handler runs, JSON
+ * error replies in api.md's shape, and deferred replies (a handler hands the request to
+ * another thread, e.g. the writer, and the reply is sent when that thread answers; the
+ * connection is suspended meanwhile, so no worker thread waits).
+ */
+#ifndef HL_HTTP_H
+#define HL_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+typedef enum {
+    HL_ROLE_FRONTEND = 1 << 0,
+    HL_ROLE_COUNSELLOR = 1 << 1,
+    HL_ROLE_SUPERVISOR = 1 << 2,
+    HL_ROLE_NETWORK = 1 << 3,
+    HL_ROLE_ADMIN = 1 << 4
+} hl_role_t;
+
+#define HL_ROLE_ANY                                                                                          \
+    (HL_ROLE_FRONTEND | HL_ROLE_COUNSELLOR | HL_ROLE_SUPERVISOR | HL_ROLE_NETWORK | HL_ROLE_ADMIN)
+
+/* Who is asking: the authenticated user. */
+typedef struct hl_principal {
+    int64_t user_id;
+    char name[65];
+    hl_role_t role;
+    int64_t helpline_id;
+    char helpline_code[33];
+    char network[33]; /* "" when the helpline is in no network */
+} hl_principal_t;
+
+const char *hl_role_name(hl_role_t role);
+bool hl_role_parse(const char *s, hl_role_t *out) HL_MUSTCHECK;
+
+typedef enum { HL_METHOD_GET = 0, HL_METHOD_POST, HL_METHOD_PATCH, HL_METHOD_OTHER } hl_method_t;
+
+typedef struct hl_request hl_request_t;
+
+/* A handler answers with exactly one hl_http_reply_* call, now or (after hl_http_defer) later
+ * from any thread. APP is the pointer given to hl_http_start. */
+typedef void (*hl_handler_fn)(hl_request_t *req, void *app);
+
+typedef struct hl_route {
+    hl_method_t method;
+    const char *path; /* "/v1/contacts", or "/v1/contacts/" followed by a star for one id segment */
+    unsigned roles;   /* HL_ROLE_* mask; 0: no authentication (healthz) */
+    bool json_body;   /* requires Content-Type: application/json (else 415) */
+    hl_handler_fn handler;
+    const char *name; /* for metrics: "contacts_create" */
+} hl_route_t;
+
+/* Maps a bearer token to a principal: 0, HL_ENOTFOUND (unknown/revoked/malformed: 401),
+ * or another error (database unavailable: 503). */
+typedef int (*hl_auth_fn)(void *app, const char *token, const char *client_ip, hl_principal_t *out);
+
+typedef struct hl_http_opts {
+    const char *host;
+    int port;
+    unsigned threads;
+    size_t max_body_bytes;
+    unsigned timeout_seconds;  /* idle connection timeout; 0: 30 */
+    const char *tls_cert_file; /* both or neither */
+    const char *tls_key_file;
+    const hl_route_t *routes;
+    size_t n_routes;
+    hl_auth_fn authenticate;
+    void *app;
+} hl_http_opts_t;
+
+typedef struct hl_http hl_http_t;
+
+int hl_http_start(const hl_http_opts_t *opts, hl_http_t **out) HL_MUSTCHECK;
+
+/* Stops accepting and closes the listening socket; requests in flight finish. */
+void hl_http_quiesce(hl_http_t *http);
+
+/* Stops the daemon (after quiesce and once deferred replies were answered) and frees it. */
+void hl_http_stop(hl_http_t *http);
+
+/* Request accessors; the strings live as long as the request. */
+hl_method_t hl_http_method(const hl_request_t *req);
+const char *hl_http_path(const hl_request_t *req);
+/* The path segment matched by a route's '*' ("" when none). */
+const char *hl_http_path_arg(const hl_request_t *req);
+const char *hl_http_body(const hl_request_t *req, size_t *len);
+const char *hl_http_query(const hl_request_t *req, const char *name);
+const char *hl_http_header(const hl_request_t *req, const char *name);
+const hl_principal_t *hl_http_principal(const hl_request_t *req);
+const char *hl_http_client_ip(const hl_request_t *req);
+
+/* The handler will answer later, from another thread. */
+void hl_http_defer(hl_request_t *req);
+
+/* Replies with JSON (takes over BODY's reference; NULL body: 503 out of memory). */
+void hl_http_reply_json(hl_request_t *req, unsigned status, json_t *body);
+/* api.md's error shape; FIELD is a JSON Pointer or NULL. MESSAGE never holds submitted values. */
+void hl_http_reply_error(hl_request_t *req, unsigned status, const char *code, const char *message,
+                         const char *field);
+/* Any body; the buffer is copied. */
+void hl_http_reply_raw(hl_request_t *req, unsigned status, const char *content_type, const char *body,
+                       size_t len);
+
+/* Per-route request counts and a latency histogram, in Prometheus text format (appended to a
+ * malloc'd buffer the caller frees). */
+char *hl_http_metrics(hl_http_t *http);
+
+#endif

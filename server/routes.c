@@ -1,0 +1,18 @@
+/* The HTTP API of api.md: paths, methods and the roles allowed on each. */
+#include "app.h"
+
+#define WRITERS (HL_ROLE_FRONTEND | HL_ROLE_COUNSELLOR | HL_ROLE_ADMIN)
+#define READERS (HL_ROLE_COUNSELLOR | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)
+
+const hl_route_t hl_routes[] = {
+    {HL_METHOD_POST, "/v1/contacts", WRITERS, true, hl_handle_contacts_create, "contacts_create"},
+    {HL_METHOD_GET, "/v1/contacts/*", READERS, false, hl_handle_contacts_get, "contacts_get"},
+    {HL_METHOD_PATCH, "/v1/contacts/*", HL_ROLE_COUNSELLOR | HL_ROLE_ADMIN, true, hl_handle_contacts_patch,
+     "contacts_patch"},
+    {HL_METHOD_GET, "/v1/taxonomy", HL_ROLE_ANY, false, hl_handle_taxonomy, "taxonomy"},
+    {HL_METHOD_POST, "/v1/classify", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, true, hl_handle_classify, "classify"},
+    {HL_METHOD_GET, "/healthz", 0, false, hl_handle_healthz, "healthz"},
+    {HL_METHOD_GET, "/metrics", HL_ROLE_ADMIN, false, hl_handle_metrics, "metrics"},
+};
+
+const size_t hl_n_routes = sizeof(hl_routes) / sizeof(hl_routes[0]);

@@ -1,0 +1,130 @@
+/*
+ * helplined serve: start-up, signals and graceful shutdown.
+ *
+ * Start: keys, taxonomy, spool, writer (replays the spool once the database answers), the
+ * connection pool, then HTTP. Signals are blocked in every thread and taken here with
+ * sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what is queued,
+ * answer it), then close; SIGHUP reloads the taxonomy and log_level.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "app.h"
+#include "log.h"
+
+static int authenticate(void *arg, const char *token, const char *client_ip, hl_principal_t *out)
+{
+    hl_app_t *app = arg;
+
+    return hl_auth_check(app->auth, token, client_ip, out);
+}
+
+/* SIGHUP: the reloadable part of the config (log_level, taxonomy_dir) and the taxonomy. */
+static void reload(hl_app_t *app, const char *config_path)
+{
+    hl_config_t *cfg = NULL;
+    char err[HL_CONFIG_ERR_LEN];
+
+    if (hl_config_load(config_path, config_path != NULL, &cfg, err) != HL_OK) {
+        hl_log(HL_LOG_ERROR, "reload: configuration not reloaded: %s", err);
+        return;
+    }
+    hl_log_set_level(cfg->log_level);
+    if (hl_app_taxonomy_load(app, cfg->taxonomy_dir) != HL_OK)
+        hl_log(HL_LOG_ERROR, "reload: the previous taxonomy stays in use");
+    hl_config_free(cfg);
+}
+
+static int serve(const hl_config_t *cfg, const char *config_path)
+{
+    hl_app_t app = {.cfg = cfg};
+    sigset_t signals;
+    int sig, status = 1;
+
+    pthread_mutex_init(&app.tax_lock, NULL);
+    /* Block before any thread starts, so every thread inherits the mask. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg->database_url == NULL || cfg->key_file == NULL) {
+        hl_log(HL_LOG_ERROR, "serve needs database_url and key_file in the configuration");
+        goto out;
+    }
+    if (hl_crypto_init() != HL_OK || hl_crypto_keyring_load(cfg->key_file, &app.keyring) != HL_OK)
+        goto out;
+    hl_crypto_keyring_pin(app.keyring);
+    if (hl_app_taxonomy_load(&app, cfg->taxonomy_dir) != HL_OK)
+        goto out;
+    if (hl_spool_open(cfg->spool_dir, &app.spool) != HL_OK) {
+        hl_log(HL_LOG_ERROR, "cannot open the spool in %s", cfg->spool_dir);
+        goto out;
+    }
+    hl_writer_opts_t wopts = {.conninfo = cfg->database_url, .spool = app.spool};
+    if (hl_writer_start(&wopts, &app.writer) != HL_OK ||
+        hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
+        hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)
+        goto out;
+    hl_http_opts_t hopts = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .threads = (unsigned)cfg->threads,
+        .max_body_bytes = cfg->max_body_bytes,
+        .tls_cert_file = cfg->tls_cert,
+        .tls_key_file = cfg->tls_key,
+        .routes = hl_routes,
+        .n_routes = hl_n_routes,
+        .authenticate = authenticate,
+        .app = &app,
+    };
+    if (hl_http_start(&hopts, &app.http) != HL_OK)
+        goto out;
+    hl_log(HL_LOG_INFO, "helplined ready");
+    for (;;) {
+        if (sigwait(&signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            hl_log(HL_LOG_INFO, "SIGHUP: reloading");
+            reload(&app, config_path);
+            continue;
+        }
+        hl_log(HL_LOG_INFO, "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    hl_http_quiesce(app.http);
+    status = 0;
+out:
+    /* The writer answers everything queued before HTTP closes the connections. */
+    if (app.writer != NULL)
+        hl_writer_stop(app.writer);
+    hl_http_stop(app.http);
+    hl_auth_free(app.auth);
+    hl_dbpool_free(app.pool);
+    hl_spool_close(app.spool);
+    if (app.tax != NULL)
+        hl_app_taxonomy_drop(&app);
+    if (app.keyring != NULL) {
+        hl_crypto_keyring_unpin(app.keyring);
+        hl_crypto_keyring_free(app.keyring);
+    }
+    pthread_mutex_destroy(&app.tax_lock);
+    if (status == 0)
+        hl_log(HL_LOG_INFO, "helplined stopped");
+    return status;
+}
+
+int hl_admin_serve(int argc, char **argv, const hl_config_t *cfg)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: helplined [serve] [-c FILE]\n");
+        return 2;
+    }
+    return serve(cfg, cfg->source_path);
+}

@@ -1,0 +1,79 @@
+/*
+ * The writer: group commit of sealed contact records into PostgreSQL.
+ *
+ * HTTP handlers submit records; one writer thread takes whatever is waiting (up to
+ * max_batch records, waiting at most max_delay_us after the first) and stores it in ONE
+ * transaction, then calls each record's completion. A completion with CREATED or DUPLICATE
+ * is called only after COMMIT returned; SPOOLED only after the spool's fsync (design.md
+ * invariant 2). Idempotency: (helpline_id, source_system, source_id) is stored once; a
+ * repeat, also inside one batch, completes as DUPLICATE with the first record's id.
+ * One bad record never fails its batch-mates.
+ *
+ * When PostgreSQL is unreachable, records go to the spool (SPOOLED); when it is back, the
+ * spool is replayed, oldest first, before new work. The writer reconnects by itself.
+ */
+#ifndef HL_WRITER_H
+#define HL_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "spool.h"
+#include "util.h"
+
+typedef enum {
+    HL_WRITE_CREATED = 0,   /* committed now */
+    HL_WRITE_DUPLICATE = 1, /* the same source was already stored: id is the first one's */
+    HL_WRITE_SPOOLED = 2,   /* database unavailable: fsync'd to the spool, stored later */
+    HL_WRITE_FAILED = 3     /* nothing stored: err says why (HL_EDB, HL_EIO, HL_ENOMEM, ...) */
+} hl_write_status_t;
+
+typedef struct hl_write_result {
+    hl_write_status_t status;
+    int err;
+    uint8_t id[HL_RECORD_ID_BYTES];
+    /* Earlier contacts from the same caller phone (blind index) in the same helpline;
+     * -1 when unknown (no phone, or spooled). */
+    int64_t previous_contacts;
+} hl_write_result_t;
+
+/* Called once per submitted record, from the writer thread. Must not block for long. */
+typedef void (*hl_writer_done_fn)(void *arg, const hl_write_result_t *res);
+
+typedef struct hl_writer_opts {
+    const char *conninfo;  /* libpq connection string */
+    hl_spool_t *spool;     /* borrowed; NULL: no spool (FAILED instead of SPOOLED) */
+    size_t max_batch;      /* 0: 256 */
+    unsigned max_delay_us; /* 0: 2000 */
+    size_t max_queue;      /* submissions beyond this are refused (503); 0: 10000 */
+} hl_writer_opts_t;
+
+typedef struct hl_writer hl_writer_t;
+
+typedef struct hl_writer_stats {
+    uint64_t batches;
+    uint64_t created;
+    uint64_t duplicates;
+    uint64_t spooled;
+    uint64_t replayed;
+    uint64_t failed;
+    size_t queued;
+    bool database_up;
+} hl_writer_stats_t;
+
+/* Starts the writer thread (it connects in the background; the database may be down). */
+int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out) HL_MUSTCHECK;
+
+/* Hands REC over (the writer frees it). DONE(ARG, result) follows exactly once, unless
+ * this returns an error (HL_ECONFLICT: queue full or stopping), in which case the caller
+ * still owns REC and DONE is never called. */
+int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, void *arg) HL_MUSTCHECK;
+
+/* Stops accepting, stores (or spools) everything queued, completes it, joins the thread. */
+void hl_writer_stop(hl_writer_t *w);
+
+void hl_writer_get_stats(hl_writer_t *w, hl_writer_stats_t *out);
+
+#endif
