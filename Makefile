@@ -143,7 +143,9 @@ bench-%: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_$* $(HELPLINED)
 	HL_BUILD=$(BUILD) $(if $(wildcard tests/bench/bench_$*.sh),tests/bench/bench_$*.sh,$(BUILD)/bench/bench_$*)
 
-# libFuzzer needs clang; the target links the shared modules compiled anew.
+# libFuzzer needs clang; the target links the shared modules compiled anew, plus the
+# server modules a target names as extra prerequisites below.
+fuzz-record: server/record.c
 fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(BUILD)/fuzz/corpus-$*
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $^ \

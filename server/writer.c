@@ -1,0 +1,1223 @@
+/*
+ * The writer: one thread, one PGconn, group commit of sealed records (writer.h,
+ * docs/writer.md). Everything below "writer thread" runs on that thread only; the queue,
+ * the stopping flag and the counters are shared under mu.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "log.h"
+
+#define DEFAULT_MAX_BATCH    256
+#define DEFAULT_MAX_DELAY_US 2000
+#define DEFAULT_MAX_QUEUE    10000
+#define BATCH_MAX_BYTES      (32u * 1024 * 1024) /* sealed bytes in one batch, beyond the first record */
+#define BACKOFF_MIN_US       100000              /* reconnect: 100 ms doubling ... */
+#define BACKOFF_MAX_US       5000000             /* ... to 5 s */
+#define REPLAY_RETRY_US      1000000             /* after a replay that stopped on an error */
+#define REPLAY_SLICE         256                 /* replayed records before queued work may go first */
+
+/* Internal: the connection is gone (or the server is shutting down). Never returned to callers. */
+#define WR_ECONNLOST (-100)
+
+/* PostgreSQL type OIDs (catalog/pg_type.dat). */
+#define OID_BYTEA            17
+#define OID_INT8             20
+#define OID_INT2             21
+#define OID_INT4             23
+#define OID_TEXT             25
+#define OID_TIMESTAMPTZ      1184
+#define OID_UUID             2950
+#define OID_INT2_ARRAY       1005
+#define OID_INT4_ARRAY       1007
+#define OID_TEXT_ARRAY       1009
+#define OID_INT8_ARRAY       1016
+#define OID_BYTEA_ARRAY      1001
+#define OID_TIMESTAMPTZ_ARRY 1185
+#define OID_UUID_ARRAY       2951
+
+/* PostgreSQL timestamps count microseconds from 2000-01-01 UTC; ours from 1970-01-01. */
+#define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
+
+/* A submitted record waiting in the queue. */
+typedef struct slot {
+    hl_record_t *rec;
+    hl_writer_done_fn done;
+    void *arg;
+    int64_t at_us; /* when it was queued (monotonic) */
+} slot_t;
+
+/* A record being stored, with its result and the scratch of the transaction it is in. */
+typedef struct entry {
+    hl_record_t *rec;
+    hl_writer_done_fn done; /* NULL for a replayed record */
+    void *arg;
+    bool resolved;
+    hl_write_result_t res;
+    /* scratch, reset by each transaction */
+    int dup_of;    /* index (in the transaction) of an earlier record with the same source, or -1 */
+    bool inserted; /* this transaction inserted it */
+    bool found;    /* already stored: stored_id holds the stored row's id */
+    uint8_t stored_id[HL_RECORD_ID_BYTES];
+    int64_t db_count; /* contacts with the same caller before this transaction */
+} entry_t;
+
+struct hl_writer {
+    char *conninfo;
+    hl_spool_t *spool;
+    size_t max_batch;
+    unsigned max_delay_us;
+    size_t max_queue;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    pthread_t thread;
+    slot_t *ring; /* max_queue slots */
+    size_t head;
+    size_t count;
+    bool stopping;
+    hl_writer_stats_t st; /* queued is filled in by get_stats */
+
+    /* writer thread only */
+    PGconn *conn;
+    int64_t backoff_us;
+    int64_t next_connect_us;
+    int64_t next_replay_us;
+    entry_t *batch;   /* max_batch entries */
+    entry_t **order;  /* max_batch pointers: the records of one transaction */
+    size_t replaying; /* records applied in the current replay call */
+};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void deadline_ts(int64_t us, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(us / 1000000);
+    ts->tv_nsec = (long)(us % 1000000) * 1000;
+}
+
+/* libpq messages end with a newline; log lines must not. */
+static int msg_len(const char *msg)
+{
+    size_t n = strlen(msg);
+
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    return (int)n;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* PostgreSQL binary arrays (src/backend/utils/adt/arrayfuncs.c array_recv), one dimension */
+
+typedef struct pgarr {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    uint32_t n;
+    bool has_null;
+    bool oom;
+} pgarr_t;
+
+static void arr_raw(pgarr_t *a, const void *p, size_t n)
+{
+    if (a->oom)
+        return;
+    if (a->cap - a->len < n) {
+        size_t cap = a->cap ? a->cap : 256;
+        uint8_t *nb;
+
+        while (cap - a->len < n) {
+            if (cap > SIZE_MAX / 2) {
+                a->oom = true;
+                return;
+            }
+            cap *= 2;
+        }
+        nb = realloc(a->buf, cap);
+        if (nb == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    if (n > 0)
+        memcpy(a->buf + a->len, p, n);
+    a->len += n;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void arr_u32(pgarr_t *a, uint32_t v)
+{
+    uint8_t x[4];
+
+    be32(x, v);
+    arr_raw(a, x, 4);
+}
+
+/* Header: ndim 1, has-null flag, element type, dimension length, lower bound 1 (patched at the end). */
+static void arr_begin(pgarr_t *a, uint32_t elem_oid)
+{
+    arr_u32(a, 1);
+    arr_u32(a, 0);
+    arr_u32(a, elem_oid);
+    arr_u32(a, 0);
+    arr_u32(a, 1);
+}
+
+static void arr_add(pgarr_t *a, const void *p, size_t len)
+{
+    if (len > INT32_MAX) {
+        a->oom = true;
+        return;
+    }
+    arr_u32(a, (uint32_t)len);
+    arr_raw(a, p, len);
+    a->n++;
+}
+
+static void arr_null(pgarr_t *a)
+{
+    arr_u32(a, UINT32_MAX); /* length -1 */
+    a->has_null = true;
+    a->n++;
+}
+
+static void arr_i64(pgarr_t *a, int64_t v)
+{
+    uint8_t x[8];
+    uint64_t u = (uint64_t)v;
+
+    be32(x, (uint32_t)(u >> 32));
+    be32(x + 4, (uint32_t)u);
+    arr_add(a, x, 8);
+}
+
+static void arr_i32(pgarr_t *a, int32_t v)
+{
+    uint8_t x[4];
+
+    be32(x, (uint32_t)v);
+    arr_add(a, x, 4);
+}
+
+static void arr_i16(pgarr_t *a, int v)
+{
+    uint8_t x[2] = {(uint8_t)((unsigned)v >> 8), (uint8_t)v};
+    arr_add(a, x, 2);
+}
+
+static void arr_text(pgarr_t *a, const char *s)
+{
+    if (s == NULL)
+        arr_null(a);
+    else
+        arr_add(a, s, strlen(s));
+}
+
+static void arr_sealed(pgarr_t *a, const hl_sealed_t *s)
+{
+    if (s->data == NULL)
+        arr_null(a);
+    else
+        arr_add(a, s->data, s->len);
+}
+
+static void arr_end(pgarr_t *a)
+{
+    if (a->oom)
+        return;
+    if (a->n == 0) { /* an empty array has no dimensions */
+        be32(a->buf, 0);
+        a->len = 12;
+        return;
+    }
+    be32(a->buf + 4, a->has_null);
+    be32(a->buf + 12, a->n);
+}
+
+#define MAX_PARAMS 24
+
+typedef struct params {
+    pgarr_t arr[MAX_PARAMS];
+    Oid types[MAX_PARAMS];
+    int n;
+} params_t;
+
+static pgarr_t *param(params_t *p, Oid array_oid, uint32_t elem_oid)
+{
+    pgarr_t *a = &p->arr[p->n];
+
+    p->types[p->n++] = array_oid;
+    arr_begin(a, elem_oid);
+    return a;
+}
+
+static void params_free(params_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->arr[i].buf);
+}
+
+/* A text[] literal ({"a","b"}) in one text value: the 2-D-free way to pass one array per row. */
+static void arr_text_array_literal(pgarr_t *a, const char *const *items, size_t n)
+{
+    pgarr_t lit = {0};
+
+    arr_raw(&lit, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            arr_raw(&lit, ",", 1);
+        arr_raw(&lit, "\"", 1);
+        for (const char *c = items[i]; *c != '\0'; c++) {
+            if (*c == '"' || *c == '\\')
+                arr_raw(&lit, "\\", 1);
+            arr_raw(&lit, c, 1);
+        }
+        arr_raw(&lit, "\"", 1);
+    }
+    arr_raw(&lit, "}", 1);
+    if (lit.oom)
+        a->oom = true;
+    else
+        arr_add(a, lit.buf, lit.len);
+    free(lit.buf);
+}
+
+static int64_t be64_at(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | u[i];
+    return (int64_t)v;
+}
+
+static int32_t be32_at(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    return (int32_t)((uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3]);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Statements (writer thread)                                                            */
+
+typedef struct tx {
+    hl_writer_t *w;
+    entry_t **e;
+    size_t n;
+} tx_t;
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * Classifies a failed statement and logs it once. Logged: the step, SQLSTATE, and for
+ * anything but a data exception (class 22, whose messages may quote input) PostgreSQL's
+ * primary message, which in TERSE mode names constraints, never row values.
+ */
+static int classify(hl_writer_t *w, const PGresult *res, const char *what, size_t n)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (PQstatus(w->conn) != CONNECTION_OK || starts_with(state, "08") || starts_with(state, "57P")) {
+        const char *msg = PQerrorMessage(w->conn);
+        hl_log(HL_LOG_WARN, "writer: connection to PostgreSQL lost during %s (%zu record(s)): %.*s", what, n,
+               msg_len(msg), msg);
+        return WR_ECONNLOST;
+    }
+    if (state == NULL) {
+        const char *msg = PQerrorMessage(w->conn);
+        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): %.*s", what, n, msg_len(msg), msg);
+        return HL_EDB;
+    }
+    if (starts_with(state, "22")) {
+        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): data exception, SQLSTATE %s", what, n, state);
+        return HL_EINVAL;
+    }
+    hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): SQLSTATE %s: %s", what, n, state,
+           primary ? primary : "?");
+    return starts_with(state, "23") ? HL_EINVAL : HL_EDB;
+}
+
+/* Runs SQL with P's arrays as binary parameters; binary results. *OUT (may be NULL) gets the rows. */
+static int tx_exec(tx_t *t, const char *what, const char *sql, params_t *p, PGresult **out)
+{
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    PGresult *res = NULL;
+    int rc = HL_OK;
+
+    for (int i = 0; p != NULL && i < p->n; i++) {
+        arr_end(&p->arr[i]);
+        if (p->arr[i].oom || p->arr[i].len > INT32_MAX) {
+            hl_log(HL_LOG_ERROR, "writer: out of memory building %s (%zu record(s))", what, t->n);
+            rc = HL_ENOMEM;
+            goto out;
+        }
+        values[i] = (const char *)p->arr[i].buf;
+        lengths[i] = (int)p->arr[i].len;
+        formats[i] = 1;
+    }
+    res = PQexecParams(t->w->conn, sql, p ? p->n : 0, p ? p->types : NULL, p ? values : NULL,
+                       p ? lengths : NULL, p ? formats : NULL, 1);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = classify(t->w, res, what, t->n);
+        goto out;
+    }
+    if (out != NULL) {
+        *out = res;
+        res = NULL;
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
+static const char *category_source_name(hl_category_source_t s)
+{
+    static const char *const names[] = {"given", "mapped", "suggested"};
+    return names[s];
+}
+
+static const char *term_field_name(hl_term_field_t f)
+{
+    static const char *const names[] = {"summary", "transcript"};
+    return names[f];
+}
+
+/* Step: earlier contacts per (helpline, caller blind index), before anything is inserted. */
+static int step_repeat_counts(tx_t *t)
+{
+    static const char sql[] = "SELECT k.i, (SELECT count(*) FROM contacts c"
+                              " WHERE c.helpline_id = k.h AND c.caller_phone_bidx = k.b)"
+                              " FROM unnest($1::int4[], $2::int8[], $3::bytea[]) AS k(i, h, b)";
+    params_t p = {0};
+    pgarr_t *idx = param(&p, OID_INT4_ARRAY, OID_INT4);
+    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *bidx = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    PGresult *res = NULL;
+    int rc = HL_OK;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const hl_record_t *r = t->e[i]->rec;
+        if (t->e[i]->dup_of >= 0 || !r->has_phone_bidx)
+            continue;
+        arr_i32(idx, (int32_t)i);
+        arr_i64(hl, r->helpline_id);
+        arr_add(bidx, r->phone_bidx, HL_RECORD_BIDX_BYTES);
+    }
+    if (idx->n == 0)
+        goto out;
+    rc = tx_exec(t, "repeat-caller count", sql, &p, &res);
+    if (rc != HL_OK)
+        goto out;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int32_t i = be32_at(PQgetvalue(res, row, 0));
+        if (i >= 0 && (size_t)i < t->n)
+            t->e[i]->db_count = be64_at(PQgetvalue(res, row, 1));
+    }
+out:
+    PQclear(res);
+    params_free(&p);
+    return rc;
+}
+
+/* Step: every record of the transaction (first of each source) in one INSERT; marks the inserted. */
+static int step_insert_contacts(tx_t *t)
+{
+    static const char sql[] =
+        "INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contact_type,"
+        " started_at, ended_at, counsellor, created_by, child_age, child_gender, child_region,"
+        " caller_relationship, urgency, actions, local_categories, child_name, caller_name,"
+        " caller_phone, summary, transcript, caller_phone_bidx, taxonomy_version)"
+        " SELECT r.id, r.helpline_id, r.source_system, r.source_id, r.channel, r.contact_type,"
+        " r.started_at, r.ended_at, r.counsellor, r.created_by, r.child_age, r.child_gender,"
+        " r.child_region, r.caller_relationship, r.urgency, r.actions::text[], r.local_categories::text[],"
+        " r.child_name, r.caller_name, r.caller_phone, r.summary, r.transcript, r.caller_phone_bidx,"
+        " r.taxonomy_version"
+        " FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int2[], $12::text[],"
+        " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[],"
+        " $20::bytea[], $21::bytea[], $22::bytea[], $23::bytea[], $24::text[])"
+        " AS r(id, helpline_id, source_system, source_id, channel, contact_type, started_at, ended_at,"
+        " counsellor, created_by, child_age, child_gender, child_region, caller_relationship, urgency,"
+        " actions, local_categories, child_name, caller_name, caller_phone, summary, transcript,"
+        " caller_phone_bidx, taxonomy_version)"
+        " ON CONFLICT (helpline_id, source_system, source_id) DO NOTHING"
+        " RETURNING id";
+    params_t p = {0};
+    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *ssys = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *sid = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *channel = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *ctype = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *started = param(&p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
+    pgarr_t *ended = param(&p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
+    pgarr_t *counsellor = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *created_by = param(&p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *age = param(&p, OID_INT2_ARRAY, OID_INT2);
+    pgarr_t *gender = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *region = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *relationship = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *urgency = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *actions = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *local = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *child_name = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *caller_name = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *caller_phone = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *summary = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *transcript = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *bidx = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *taxver = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    PGresult *res = NULL;
+    size_t cursor = 0;
+    int rc;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const hl_record_t *r = t->e[i]->rec;
+        const char *names[HL_CONTACT_MAX_ACTIONS];
+
+        if (t->e[i]->dup_of >= 0)
+            continue;
+        arr_add(id, r->id, HL_RECORD_ID_BYTES);
+        arr_i64(hl, r->helpline_id);
+        arr_text(ssys, r->source_system);
+        arr_text(sid, r->source_id);
+        arr_text(channel, hl_contact_channel_name(r->channel));
+        arr_text(ctype, hl_contact_type_name(r->contact_type));
+        arr_i64(started, r->started_at - PG_EPOCH_OFFSET_US);
+        if (r->has_ended_at)
+            arr_i64(ended, r->ended_at - PG_EPOCH_OFFSET_US);
+        else
+            arr_null(ended);
+        arr_text(counsellor, r->counsellor);
+        if (r->created_by != 0)
+            arr_i64(created_by, r->created_by);
+        else
+            arr_null(created_by);
+        if (r->child_age >= 0)
+            arr_i16(age, r->child_age);
+        else
+            arr_null(age);
+        arr_text(gender, r->child_gender >= 0 ? hl_contact_gender_name((hl_gender_t)r->child_gender) : NULL);
+        arr_text(region, r->child_region >= 0 ? hl_contact_region_name((hl_region_t)r->child_region) : NULL);
+        arr_text(relationship, r->caller_relationship >= 0
+                                   ? hl_contact_relationship_name((hl_relationship_t)r->caller_relationship)
+                                   : NULL);
+        arr_text(urgency, r->urgency >= 0 ? hl_contact_urgency_name((hl_urgency_t)r->urgency) : NULL);
+        for (size_t k = 0; k < r->n_actions; k++)
+            names[k] = hl_contact_action_name(r->actions[k]);
+        arr_text_array_literal(actions, names, r->n_actions);
+        arr_text_array_literal(local, (const char *const *)r->local_categories, r->n_local_categories);
+        arr_sealed(child_name, &r->child_name);
+        arr_sealed(caller_name, &r->caller_name);
+        arr_sealed(caller_phone, &r->caller_phone);
+        arr_sealed(summary, &r->summary);
+        arr_sealed(transcript, &r->transcript);
+        if (r->has_phone_bidx)
+            arr_add(bidx, r->phone_bidx, HL_RECORD_BIDX_BYTES);
+        else
+            arr_null(bidx);
+        arr_text(taxver, r->taxonomy_version);
+    }
+    rc = tx_exec(t, "contacts insert", sql, &p, &res);
+    if (rc != HL_OK)
+        goto out;
+    /* RETURNING comes in input order in practice; the cursor makes that linear, any order works. */
+    for (int row = 0; row < PQntuples(res); row++) {
+        const char *got = PQgetvalue(res, row, 0);
+
+        if (PQgetlength(res, row, 0) != HL_RECORD_ID_BYTES)
+            continue;
+        for (size_t k = 0; k < t->n; k++) {
+            entry_t *e = t->e[(cursor + k) % t->n];
+            if (e->dup_of < 0 && !e->inserted && memcmp(e->rec->id, got, HL_RECORD_ID_BYTES) == 0) {
+                e->inserted = true;
+                cursor = (cursor + k + 1) % t->n;
+                break;
+            }
+        }
+    }
+out:
+    PQclear(res);
+    params_free(&p);
+    return rc;
+}
+
+/* Step: the stored ids of records whose source was already in the table. */
+static int step_find_existing(tx_t *t)
+{
+    static const char sql[] = "SELECT k.i, c.id FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[])"
+                              " AS k(i, h, s, x) JOIN contacts c"
+                              " ON c.helpline_id = k.h AND c.source_system = k.s AND c.source_id = k.x";
+    params_t p = {0};
+    pgarr_t *idx = param(&p, OID_INT4_ARRAY, OID_INT4);
+    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *ssys = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *sid = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    PGresult *res = NULL;
+    int rc = HL_OK;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const entry_t *e = t->e[i];
+        if (e->dup_of >= 0 || e->inserted)
+            continue;
+        arr_i32(idx, (int32_t)i);
+        arr_i64(hl, e->rec->helpline_id);
+        arr_text(ssys, e->rec->source_system);
+        arr_text(sid, e->rec->source_id);
+    }
+    if (idx->n == 0)
+        goto out;
+    rc = tx_exec(t, "existing contacts lookup", sql, &p, &res);
+    if (rc != HL_OK)
+        goto out;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int32_t i = be32_at(PQgetvalue(res, row, 0));
+        if (i >= 0 && (size_t)i < t->n && PQgetlength(res, row, 1) == HL_RECORD_ID_BYTES) {
+            memcpy(t->e[i]->stored_id, PQgetvalue(res, row, 1), HL_RECORD_ID_BYTES);
+            t->e[i]->found = true;
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->e[i]->dup_of < 0 && !t->e[i]->inserted && !t->e[i]->found) {
+            /* Skipped by ON CONFLICT, yet gone now (deleted meanwhile): let the retry decide. */
+            hl_log(HL_LOG_WARN, "writer: conflicting contact not found again (%zu record(s))", t->n);
+            rc = HL_EDB;
+            goto out;
+        }
+    }
+out:
+    PQclear(res);
+    params_free(&p);
+    return rc;
+}
+
+/* Step: the categories of the contacts inserted now. */
+static int step_insert_categories(tx_t *t)
+{
+    static const char sql[] = "INSERT INTO contact_categories (contact_id, code, source)"
+                              " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])";
+    params_t p = {0};
+    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *code = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *source = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    int rc = HL_OK;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const hl_record_t *r = t->e[i]->rec;
+        if (!t->e[i]->inserted)
+            continue;
+        for (size_t k = 0; k < r->n_categories; k++) {
+            arr_add(id, r->id, HL_RECORD_ID_BYTES);
+            arr_text(code, r->categories[k].code);
+            arr_text(source, category_source_name(r->categories[k].source));
+        }
+    }
+    if (id->n > 0)
+        rc = tx_exec(t, "categories insert", sql, &p, NULL);
+    params_free(&p);
+    return rc;
+}
+
+/* Step: the terminology findings of the contacts inserted now. */
+static int step_insert_terms(tx_t *t)
+{
+    static const char sql[] = "INSERT INTO contact_terms (contact_id, term_id, field, occurrences)"
+                              " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[])";
+    params_t p = {0};
+    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *term = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *field = param(&p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *occ = param(&p, OID_INT4_ARRAY, OID_INT4);
+    int rc = HL_OK;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const hl_record_t *r = t->e[i]->rec;
+        if (!t->e[i]->inserted)
+            continue;
+        for (size_t k = 0; k < r->n_terms; k++) {
+            arr_add(id, r->id, HL_RECORD_ID_BYTES);
+            arr_text(term, r->terms[k].term_id);
+            arr_text(field, term_field_name(r->terms[k].field));
+            /* above INT32_MAX it turns negative and the CHECK refuses the record */
+            arr_i32(occ, (int32_t)r->terms[k].occurrences);
+        }
+    }
+    if (id->n > 0)
+        rc = tx_exec(t, "terms insert", sql, &p, NULL);
+    params_free(&p);
+    return rc;
+}
+
+/*
+ * The steps of one batch transaction, in order, each one statement (or none when it has no
+ * rows). A step sees every record (dup_of, inserted, found, db_count) and may add its own
+ * statement; later work in the same transaction (the statistics rollup) goes here.
+ */
+typedef int (*tx_step_fn)(tx_t *t);
+
+static const tx_step_fn tx_steps[] = {
+    step_repeat_counts,     /* SELECT: callers' earlier contacts */
+    step_insert_contacts,   /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
+    step_find_existing,     /* SELECT: ids of sources already stored */
+    step_insert_categories, /* INSERT contact_categories */
+    step_insert_terms,      /* INSERT contact_terms */
+};
+
+static bool same_source(const hl_record_t *a, const hl_record_t *b)
+{
+    return a->helpline_id == b->helpline_id && strcmp(a->source_system, b->source_system) == 0 &&
+           strcmp(a->source_id, b->source_id) == 0;
+}
+
+static bool same_caller(const hl_record_t *a, const hl_record_t *b)
+{
+    return a->has_phone_bidx && b->has_phone_bidx && a->helpline_id == b->helpline_id &&
+           memcmp(a->phone_bidx, b->phone_bidx, HL_RECORD_BIDX_BYTES) == 0;
+}
+
+/*
+ * Stores the N records of E in one transaction: BEGIN, the steps, COMMIT. Only after
+ * COMMIT returned are the results set (resolved). On failure nothing is resolved and the
+ * transaction is rolled back: HL_EINVAL (a record broke a constraint), HL_EDB, HL_ENOMEM,
+ * or WR_ECONNLOST (the connection is unusable; a lost COMMIT may or may not have committed).
+ */
+static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
+{
+    tx_t t = {.w = w, .e = e, .n = n};
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        e[i]->dup_of = -1;
+        e[i]->inserted = e[i]->found = false;
+        e[i]->db_count = 0;
+        for (size_t j = 0; j < i; j++) {
+            if (e[j]->dup_of < 0 && same_source(e[i]->rec, e[j]->rec)) {
+                e[i]->dup_of = (int)j;
+                break;
+            }
+        }
+    }
+    rc = tx_exec(&t, "BEGIN", "BEGIN", NULL, NULL);
+    if (rc != HL_OK)
+        goto out;
+    for (size_t s = 0; s < HL_ARRAY_LEN(tx_steps); s++) {
+        rc = tx_steps[s](&t);
+        if (rc != HL_OK)
+            goto out;
+    }
+    rc = tx_exec(&t, "COMMIT", "COMMIT", NULL, NULL);
+    if (rc != HL_OK)
+        goto out;
+
+    for (size_t i = 0; i < n; i++) {
+        entry_t *x = e[i];
+
+        x->resolved = true;
+        x->res.err = HL_OK;
+        x->res.previous_contacts = -1;
+        if (x->dup_of >= 0) {
+            x->res.status = HL_WRITE_DUPLICATE;
+            memcpy(x->res.id, e[x->dup_of]->res.id, HL_RECORD_ID_BYTES);
+        } else if (x->found) {
+            x->res.status = HL_WRITE_DUPLICATE;
+            memcpy(x->res.id, x->stored_id, HL_RECORD_ID_BYTES);
+        } else {
+            x->res.status = HL_WRITE_CREATED;
+            memcpy(x->res.id, x->rec->id, HL_RECORD_ID_BYTES);
+            if (x->rec->has_phone_bidx) {
+                int64_t prev = x->db_count;
+                for (size_t j = 0; j < i; j++)
+                    if (e[j]->inserted && same_caller(e[j]->rec, x->rec))
+                        prev++;
+                x->res.previous_contacts = prev;
+            }
+        }
+    }
+out:
+    if (rc != HL_OK && rc != WR_ECONNLOST && PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(w->conn, "ROLLBACK");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            int r2 = classify(w, res, "ROLLBACK", n);
+            if (r2 == WR_ECONNLOST)
+                rc = WR_ECONNLOST;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Connection and spool (writer thread)                                                  */
+
+static void set_database_up(hl_writer_t *w, bool up)
+{
+    pthread_mutex_lock(&w->mu);
+    w->st.database_up = up;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void drop_conn(hl_writer_t *w)
+{
+    if (w->conn == NULL)
+        return;
+    PQfinish(w->conn);
+    w->conn = NULL;
+    set_database_up(w, false);
+}
+
+/* Connects unless connected; without FORCE only once the backoff has expired. */
+static bool ensure_conn(hl_writer_t *w, bool force)
+{
+    int64_t now = now_us();
+    PGconn *conn = NULL;
+
+    if (w->conn != NULL)
+        return true;
+    if (!force && now < w->next_connect_us)
+        return false;
+    if (hl_db_connect(w->conninfo, &conn) != HL_OK) {
+        w->next_connect_us = now_us() + w->backoff_us;
+        w->backoff_us = w->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : w->backoff_us * 2;
+        return false;
+    }
+    hl_log(HL_LOG_INFO, "writer: connected to PostgreSQL");
+    w->conn = conn;
+    w->backoff_us = BACKOFF_MIN_US;
+    w->next_replay_us = 0;
+    set_database_up(w, true);
+    return true;
+}
+
+static void fail_entry(entry_t *e, int err)
+{
+    e->resolved = true;
+    e->res.status = HL_WRITE_FAILED;
+    e->res.err = err;
+    e->res.previous_contacts = -1;
+    memcpy(e->res.id, e->rec->id, HL_RECORD_ID_BYTES);
+}
+
+/* Appends E to the spool (fsync'd) and resolves it SPOOLED, or FAILED when that is impossible. */
+static void spool_entry(hl_writer_t *w, entry_t *e)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = HL_EDB;
+
+    if (w->spool != NULL) {
+        rc = hl_record_encode(e->rec, &buf, &len);
+        if (rc == HL_OK)
+            rc = hl_spool_append(w->spool, buf, len);
+        free(buf);
+    }
+    if (rc != HL_OK) {
+        char id[HL_RECORD_UUID_LEN + 1];
+        hl_record_id_to_text(e->rec->id, id);
+        hl_log(HL_LOG_ERROR, "writer: record %s neither stored nor spooled: %s", id,
+               w->spool ? hl_strerror(rc) : "no spool");
+        fail_entry(e, rc);
+        return;
+    }
+    e->resolved = true;
+    e->res.status = HL_WRITE_SPOOLED;
+    e->res.err = HL_OK;
+    e->res.previous_contacts = -1;
+    memcpy(e->res.id, e->rec->id, HL_RECORD_ID_BYTES);
+}
+
+typedef struct replay_ctx {
+    hl_writer_t *w;
+    bool yielded;
+} replay_ctx_t;
+
+static bool queue_waiting(hl_writer_t *w)
+{
+    bool waiting;
+
+    pthread_mutex_lock(&w->mu);
+    waiting = w->count > 0;
+    pthread_mutex_unlock(&w->mu);
+    return waiting;
+}
+
+/* One spooled record, in its own transaction. 0 once committed (or refused for good). */
+static int replay_one(void *arg, const void *buf, size_t len)
+{
+    replay_ctx_t *ctx = arg;
+    hl_writer_t *w = ctx->w;
+    hl_record_t *rec = NULL;
+    entry_t e = {0};
+    entry_t *pe = &e;
+    char id[HL_RECORD_UUID_LEN + 1];
+    int rc;
+
+    if (w->replaying >= REPLAY_SLICE && queue_waiting(w)) {
+        ctx->yielded = true; /* let queued work go first; the replay resumes here */
+        rc = HL_ECONFLICT;
+        goto out;
+    }
+    if (w->conn == NULL) {
+        rc = HL_EDB;
+        goto out;
+    }
+    rc = hl_record_decode(buf, len, &rec);
+    if (rc == HL_ENOMEM)
+        goto out;
+    if (rc != HL_OK) {
+        hl_log(HL_LOG_ERROR, "writer: spooled record of %zu bytes is not a valid record; skipped", len);
+        pthread_mutex_lock(&w->mu);
+        w->st.failed++;
+        pthread_mutex_unlock(&w->mu);
+        rc = HL_OK;
+        goto out;
+    }
+    e.rec = rec;
+    hl_record_id_to_text(rec->id, id);
+    rc = run_tx(w, &pe, 1);
+    if (rc == WR_ECONNLOST) {
+        drop_conn(w);
+        rc = HL_EDB;
+    } else if (rc == HL_EINVAL) {
+        /* It will never be accepted: keeping it would block every record behind it. */
+        hl_log(HL_LOG_ERROR, "writer: spooled record %s refused by PostgreSQL; dropped from the spool", id);
+        pthread_mutex_lock(&w->mu);
+        w->st.failed++;
+        pthread_mutex_unlock(&w->mu);
+        rc = HL_OK;
+    } else if (rc == HL_OK) {
+        w->replaying++;
+        pthread_mutex_lock(&w->mu);
+        w->st.replayed++;
+        pthread_mutex_unlock(&w->mu);
+    }
+out:
+    hl_record_free(rec);
+    return rc;
+}
+
+static void replay(hl_writer_t *w)
+{
+    replay_ctx_t ctx = {.w = w};
+    size_t n = 0;
+    int rc;
+
+    w->replaying = 0;
+    rc = hl_spool_replay(w->spool, replay_one, &ctx, &n);
+    if (rc == HL_OK) {
+        hl_log(HL_LOG_INFO, "writer: replayed %zu spooled record(s)", n);
+        if (hl_spool_pending(w->spool) > 0)
+            w->next_replay_us = now_us() + REPLAY_RETRY_US;
+    } else if (!ctx.yielded) {
+        hl_log(HL_LOG_WARN, "writer: spool replay stopped after %zu record(s): %s", n, hl_strerror(rc));
+        w->next_replay_us = now_us() + REPLAY_RETRY_US;
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Batches (writer thread)                                                               */
+
+static void process_batch(hl_writer_t *w, size_t n)
+{
+    entry_t **v = w->order;
+    size_t m = 0, spooled = 0;
+    int rc = WR_ECONNLOST;
+    hl_writer_stats_t d = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = &w->batch[i];
+        if (!hl_record_valid(e->rec)) {
+            char id[HL_RECORD_UUID_LEN + 1];
+            hl_record_id_to_text(e->rec->id, id);
+            hl_log(HL_LOG_ERROR, "writer: record %s is malformed; refused", id);
+            fail_entry(e, HL_EINVAL);
+            continue;
+        }
+        v[m++] = e;
+    }
+    if (m > 0 && w->conn != NULL) {
+        rc = run_tx(w, v, m);
+        if (rc == WR_ECONNLOST) {
+            /* The connection may have died while idle: one fresh attempt before spooling. */
+            drop_conn(w);
+            if (ensure_conn(w, true))
+                rc = run_tx(w, v, m);
+            if (rc == WR_ECONNLOST)
+                drop_conn(w);
+        }
+    }
+    if (m > 0 && rc != HL_OK && rc != WR_ECONNLOST) {
+        /* One bad row never fails its batch-mates: each record alone, in its own transaction. */
+        if (m > 1)
+            hl_log(HL_LOG_INFO, "writer: retrying %zu record(s) one by one", m);
+        for (size_t i = 0; i < m && w->conn != NULL; i++) {
+            int r1 = m > 1 ? run_tx(w, &v[i], 1) : rc;
+            if (r1 == WR_ECONNLOST) {
+                drop_conn(w);
+            } else if (r1 != HL_OK) {
+                char id[HL_RECORD_UUID_LEN + 1];
+                hl_record_id_to_text(v[i]->rec->id, id);
+                hl_log(HL_LOG_ERROR, "writer: record %s refused: %s", id, hl_strerror(r1));
+                fail_entry(v[i], r1);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = &w->batch[i];
+        if (!e->resolved) {
+            spool_entry(w, e);
+            spooled += e->res.status == HL_WRITE_SPOOLED;
+        }
+        switch (e->res.status) {
+        case HL_WRITE_CREATED:
+            d.created++;
+            break;
+        case HL_WRITE_DUPLICATE:
+            d.duplicates++;
+            break;
+        case HL_WRITE_SPOOLED:
+            d.spooled++;
+            break;
+        default:
+            d.failed++;
+            break;
+        }
+    }
+    if (spooled > 0)
+        hl_log(HL_LOG_WARN, "writer: PostgreSQL unavailable; %zu record(s) spooled", spooled);
+
+    pthread_mutex_lock(&w->mu);
+    w->st.batches++;
+    w->st.created += d.created;
+    w->st.duplicates += d.duplicates;
+    w->st.spooled += d.spooled;
+    w->st.failed += d.failed;
+    pthread_mutex_unlock(&w->mu);
+
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = &w->batch[i];
+        e->done(e->arg, &e->res);
+        hl_record_free(e->rec);
+        e->rec = NULL;
+    }
+}
+
+static size_t sealed_bytes(const hl_record_t *r)
+{
+    return r->child_name.len + r->caller_name.len + r->caller_phone.len + r->summary.len + r->transcript.len;
+}
+
+/* Moves up to max_batch queued records (and at most BATCH_MAX_BYTES of sealed data) into batch. */
+static size_t take_batch(hl_writer_t *w)
+{
+    size_t n = 0, bytes = 0;
+
+    while (w->count > 0 && n < w->max_batch) {
+        slot_t *s = &w->ring[w->head];
+        size_t b = sealed_bytes(s->rec);
+
+        if (n > 0 && bytes + b > BATCH_MAX_BYTES)
+            break;
+        bytes += b;
+        w->batch[n] = (entry_t){.rec = s->rec, .done = s->done, .arg = s->arg, .dup_of = -1};
+        n++;
+        w->head = (w->head + 1) % w->max_queue;
+        w->count--;
+    }
+    return n;
+}
+
+static void *writer_main(void *arg)
+{
+    hl_writer_t *w = arg;
+
+    ensure_conn(w, true);
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        bool stopping = w->stopping;
+        int64_t deadline = 0;
+        size_t n;
+
+        if (w->count == 0 && stopping)
+            break;
+        /* Reconnect (once the backoff expired), and replay the spool before new work. */
+        pthread_mutex_unlock(&w->mu);
+        ensure_conn(w, false);
+        if (!stopping && w->conn != NULL && w->spool != NULL && now_us() >= w->next_replay_us &&
+            hl_spool_pending(w->spool) > 0)
+            replay(w);
+        pthread_mutex_lock(&w->mu);
+
+        if (w->count == 0) {
+            if (w->stopping)
+                break;
+            if (w->conn == NULL)
+                deadline = w->next_connect_us;
+            else if (w->spool != NULL && hl_spool_pending(w->spool) > 0)
+                deadline = w->next_replay_us;
+            if (deadline > 0) {
+                struct timespec ts;
+                deadline_ts(deadline, &ts);
+                pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+            } else {
+                pthread_cond_wait(&w->cond, &w->mu);
+            }
+            continue;
+        }
+        /* Group commit: wait for more until max_batch or max_delay_us after the first arrived. */
+        deadline = w->ring[w->head].at_us + w->max_delay_us;
+        while (w->count > 0 && w->count < w->max_batch && !w->stopping && now_us() < deadline) {
+            struct timespec ts;
+            deadline_ts(deadline, &ts);
+            pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+        }
+        n = take_batch(w);
+        pthread_mutex_unlock(&w->mu);
+        if (n > 0)
+            process_batch(w, n);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    drop_conn(w);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Public API                                                                            */
+
+static void writer_free(hl_writer_t *w)
+{
+    if (w == NULL)
+        return;
+    free(w->conninfo);
+    free(w->ring);
+    free(w->batch);
+    free(w->order);
+    free(w);
+}
+
+int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
+{
+    hl_writer_t *w = NULL;
+    pthread_condattr_t ca;
+    bool mu_ok = false, cond_ok = false;
+    int rc = HL_EINVAL;
+
+    if (opts == NULL || opts->conninfo == NULL)
+        goto out;
+    rc = HL_ENOMEM;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        goto out;
+    w->spool = opts->spool;
+    w->max_batch = opts->max_batch ? opts->max_batch : DEFAULT_MAX_BATCH;
+    w->max_delay_us = opts->max_delay_us ? opts->max_delay_us : DEFAULT_MAX_DELAY_US;
+    w->max_queue = opts->max_queue ? opts->max_queue : DEFAULT_MAX_QUEUE;
+    if (w->max_batch > INT32_MAX)
+        w->max_batch = INT32_MAX;
+    w->backoff_us = BACKOFF_MIN_US;
+    w->conninfo = strdup(opts->conninfo);
+    w->ring = calloc(w->max_queue, sizeof(*w->ring));
+    w->batch = calloc(w->max_batch, sizeof(*w->batch));
+    w->order = calloc(w->max_batch, sizeof(*w->order));
+    if (w->conninfo == NULL || w->ring == NULL || w->batch == NULL || w->order == NULL)
+        goto out;
+    rc = HL_EIO;
+    if (pthread_mutex_init(&w->mu, NULL) != 0)
+        goto out;
+    mu_ok = true;
+    if (pthread_condattr_init(&ca) != 0)
+        goto out;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    cond_ok = pthread_cond_init(&w->cond, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cond_ok)
+        goto out;
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        hl_log(HL_LOG_ERROR, "writer: cannot start the writer thread");
+        goto out;
+    }
+    *out = w;
+    w = NULL;
+    rc = HL_OK;
+out:
+    if (w != NULL) {
+        if (cond_ok)
+            pthread_cond_destroy(&w->cond);
+        if (mu_ok)
+            pthread_mutex_destroy(&w->mu);
+        writer_free(w);
+    }
+    return rc;
+}
+
+int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, void *arg)
+{
+    int rc = HL_ECONFLICT;
+
+    if (w == NULL || rec == NULL || done == NULL)
+        return HL_EINVAL;
+    pthread_mutex_lock(&w->mu);
+    if (!w->stopping && w->count < w->max_queue) {
+        w->ring[(w->head + w->count) % w->max_queue] =
+            (slot_t){.rec = rec, .done = done, .arg = arg, .at_us = now_us()};
+        w->count++;
+        pthread_cond_signal(&w->cond);
+        rc = HL_OK;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+void hl_writer_stop(hl_writer_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
+    writer_free(w);
+}
+
+void hl_writer_get_stats(hl_writer_t *w, hl_writer_stats_t *out)
+{
+    if (w == NULL || out == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    *out = w->st;
+    out->queued = w->count;
+    pthread_mutex_unlock(&w->mu);
+}
