@@ -222,6 +222,8 @@ static struct mcase post_cases[] = {
     INV("/child/gender", "1"),
     OK("/child/region", "'unknown'"),
     INV("/child/region", "'city'"),
+    INV("/child/region", "5"),
+    INV("/child/region", "{}"),
     OK("/child/name", "null"),
     INV("/child/name", "''"),
     INV("/child/name", "5"),
@@ -255,6 +257,8 @@ static struct mcase post_cases[] = {
     REP("/caller/phone", "1", 33, "", HL_CONTACT_ERR_INVALID_FIELD, "/caller/phone"),
     OK("/caller/name", "null"),
     INV("/caller/name", "''"),
+    INV("/caller/name", "5"),
+    INV("/caller/name", "['Achieng']"),
     INV("/caller/name", "'Ach\\u0000ieng'"),
     REP("/caller/name", "a", 201, "", HL_CONTACT_ERR_INVALID_FIELD, "/caller/name"),
     /* categories */
@@ -322,6 +326,8 @@ static struct mcase post_cases[] = {
     OK("/transcript", "'line\\r\\nline'"),
     INV("/transcript", "'a\\u0000b'"),
     INV("/transcript", "false"),
+    INV("/transcript", "'a\\u0007b'"),
+    OK("/transcript", "''"),
     REP("/transcript", "t", 1048576, "", "", ""),
     REP("/transcript", "t", 1048577, "", HL_CONTACT_ERR_INVALID_FIELD, "/transcript"),
     /* unknown top-level fields, pointer escaping */
