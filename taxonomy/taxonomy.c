@@ -38,7 +38,7 @@
 #define MAX_CODE_LEN     64
 #define MAX_HELPLINE_LEN 32
 #define MAX_VERSION_LEN  32
-#define MAX_STATES       (1u << 22)
+#define MAX_STATES       65535u /* state ids are 16 bits: a small table stays in cache */
 
 /* ASCII: letters and digits -> symbol, soft separators -> SEP, everything else -> BRK. */
 static const uint8_t ascii_sym[128] = {
@@ -443,13 +443,13 @@ typedef struct helpline_map {
 } helpline_map_t;
 
 typedef struct automaton {
-    uint32_t *delta;    /* n_states * NSYM, complete (a DFA) */
+    uint16_t *delta;    /* n_states * NSYM, complete (a DFA) */
     uint32_t *out_pat;  /* pattern + 1 ending in this state, or 0 */
     uint32_t *out_next; /* next state on the suffix chain with an output, or 0 */
     uint8_t *has_out;   /* out_pat || out_next */
     uint32_t n_states;
     uint32_t *pat_term; /* term index */
-    uint16_t *pat_len;  /* symbols, framing SEPs included */
+    uint16_t *pat_nsep; /* SEP symbols in the pattern, the framing two included */
     size_t n_pats;
 } automaton_t;
 
@@ -964,7 +964,8 @@ static int load_terms(loader_t *ld, const char *dir)
         t->verdict = (hl_taxonomy_verdict_t)v;
         if (t->verdict == HL_TAXONOMY_AVOID && t->preferred == NULL && pref_ids[i] == NULL) {
             snprintf(p2, sizeof(p2), "%s/preferred", path);
-            rc = fail(ld, HL_EINVAL, p2, "missing: an avoid-term needs a replacement (\"preferred\" or \"preferred_term\")");
+            rc = fail(ld, HL_EINVAL, p2,
+                      "missing: an avoid-term needs a replacement (\"preferred\" or \"preferred_term\")");
             goto out;
         }
         if (t->verdict == HL_TAXONOMY_USE && (t->preferred != NULL || pref_ids[i] != NULL)) {
@@ -1224,7 +1225,7 @@ static void free_automaton(automaton_t *ac)
     free(ac->out_next);
     free(ac->has_out);
     free(ac->pat_term);
-    free(ac->pat_len);
+    free(ac->pat_nsep);
     memset(ac, 0, sizeof(*ac));
 }
 
@@ -1301,7 +1302,7 @@ static int build_automaton(loader_t *ld, const char *dir)
             total += p->n;
         }
     }
-    if (total > MAX_STATES) {
+    if (total > (size_t)MAX_STATES * 64) {
         rc = fail(ld, HL_EINVAL, "/terms", "aliases too many or too long for the classifier");
         goto out;
     }
@@ -1310,11 +1311,11 @@ static int build_automaton(loader_t *ld, const char *dir)
     ac->out_next = calloc(total, sizeof(*ac->out_next));
     ac->has_out = calloc(total, sizeof(*ac->has_out));
     ac->pat_term = calloc(n_pats ? n_pats : 1, sizeof(*ac->pat_term));
-    ac->pat_len = calloc(n_pats ? n_pats : 1, sizeof(*ac->pat_len));
+    ac->pat_nsep = calloc(n_pats ? n_pats : 1, sizeof(*ac->pat_nsep));
     fail_link = calloc(total, sizeof(*fail_link));
     queue = calloc(total, sizeof(*queue));
     if (ac->delta == NULL || ac->out_pat == NULL || ac->out_next == NULL || ac->has_out == NULL ||
-        ac->pat_term == NULL || ac->pat_len == NULL || fail_link == NULL || queue == NULL) {
+        ac->pat_term == NULL || ac->pat_nsep == NULL || fail_link == NULL || queue == NULL) {
         rc = oom(ld);
         goto out;
     }
@@ -1324,9 +1325,15 @@ static int build_automaton(loader_t *ld, const char *dir)
         const pattern_t *p = &pats[i];
         uint32_t s = 0;
         for (size_t k = 0; k < p->n; k++) {
-            uint32_t *e = &ac->delta[(size_t)s * NSYM + p->syms[k]];
-            if (*e == 0)
-                *e = ac->n_states++;
+            uint16_t *e = &ac->delta[(size_t)s * NSYM + p->syms[k]];
+            if (*e == 0) {
+                if (ac->n_states == MAX_STATES) {
+                    rc = fail(ld, HL_EINVAL, "/terms",
+                              "aliases too many or too long for the classifier (%u states)", MAX_STATES);
+                    goto out;
+                }
+                *e = (uint16_t)ac->n_states++;
+            }
             s = *e;
         }
         if (ac->out_pat[s] != 0) {
@@ -1339,7 +1346,10 @@ static int build_automaton(loader_t *ld, const char *dir)
             goto out;
         }
         ac->pat_term[ac->n_pats] = p->term;
-        ac->pat_len[ac->n_pats] = (uint16_t)p->n;
+        uint16_t nsep = 0;
+        for (size_t k = 0; k < p->n; k++)
+            nsep += p->syms[k] == SYM_SEP;
+        ac->pat_nsep[ac->n_pats] = nsep;
         ac->n_pats++;
         ac->out_pat[s] = (uint32_t)ac->n_pats;
     }
@@ -1348,7 +1358,7 @@ static int build_automaton(loader_t *ld, const char *dir)
     queue[tail++] = 0;
     while (head < tail) {
         uint32_t s = queue[head++];
-        uint32_t *row = &ac->delta[(size_t)s * NSYM];
+        uint16_t *row = &ac->delta[(size_t)s * NSYM];
         for (unsigned c = 0; c < NSYM; c++) {
             uint32_t u = row[c];
             if (u != 0) {
@@ -1507,23 +1517,36 @@ typedef struct cand {
     uint32_t term;
 } cand_t;
 
+/*
+ * Scanner state. A pattern is SEP body SEP and its body starts with the symbol right after
+ * its leading SEP, so only one offset per SEP is kept: after_sep[k] is the byte offset of
+ * the character behind the symbol that followed SEP number k. A match ending at SEP number
+ * t with n SEPs in its pattern starts at after_sep[t - n + 1] and ends where the separator
+ * run of SEP t begins.
+ */
 typedef struct scan {
     const automaton_t *ac;
     uint32_t state;
-    size_t pos; /* symbols consumed */
+    size_t nsep; /* SEP symbols consumed */
     cand_t *cands;
     size_t n_cands, cap_cands;
-    size_t ring[RING]; /* byte offset of the character behind each of the last symbols */
+    size_t after_sep[RING];
 } scan_t;
 
-static int report(scan_t *s)
+/* 0..35 letters and digits, SYM_SEP, SYM_BRK, or NON_ASCII for bytes >= 0x80. */
+#define NON_ASCII 40
+static uint8_t byte_sym(uint8_t c)
+{
+    return c < 0x80 ? ascii_sym[c] : NON_ASCII;
+}
+
+static int report(scan_t *s, size_t end)
 {
     const automaton_t *ac = s->ac;
     uint32_t st = ac->out_pat[s->state] != 0 ? s->state : ac->out_next[s->state];
-    size_t q = s->pos - 1; /* the trailing SEP */
+    size_t t = s->nsep - 1; /* the trailing SEP */
     while (st != 0) {
         uint32_t pi = ac->out_pat[st] - 1;
-        size_t len = ac->pat_len[pi];
         if (s->n_cands == s->cap_cands) {
             size_t ncap = s->cap_cands ? s->cap_cands * 2 : 16;
             cand_t *nc = realloc(s->cands, ncap * sizeof(*nc));
@@ -1532,8 +1555,8 @@ static int report(scan_t *s)
             s->cands = nc;
             s->cap_cands = ncap;
         }
-        s->cands[s->n_cands].start = s->ring[(q - len + 2) & RING_MASK];
-        s->cands[s->n_cands].end = s->ring[q & RING_MASK];
+        s->cands[s->n_cands].start = s->after_sep[(t - ac->pat_nsep[pi] + 1) & RING_MASK];
+        s->cands[s->n_cands].end = end;
         s->cands[s->n_cands].term = ac->pat_term[pi];
         s->n_cands++;
         st = ac->out_next[st];
@@ -1541,26 +1564,27 @@ static int report(scan_t *s)
     return HL_OK;
 }
 
-static inline void step(scan_t *s, unsigned sym, size_t off)
+/*
+ * Emits the pending separator run (PEND 1: soft only, 2: with punctuation) that began at
+ * byte RUN_OFF and is followed by the character at byte NEXT_OFF.
+ */
+static int flush_sep(scan_t *s, int pend, size_t run_off, size_t next_off)
 {
-    s->ring[s->pos & RING_MASK] = off;
-    s->pos++;
-    s->state = s->ac->delta[(size_t)s->state * NSYM + sym];
-}
-
-/* Emits the pending separator run (1 soft, 2 with punctuation) that began at byte OFF. */
-static inline int flush_sep(scan_t *s, int pend, size_t off)
-{
-    step(s, SYM_SEP, off);
+    const uint16_t *delta = s->ac->delta;
+    s->state = delta[(size_t)s->state * NSYM + SYM_SEP];
+    s->nsep++;
     if (s->ac->has_out[s->state]) {
-        int rc = report(s);
+        int rc = report(s, run_off);
         if (rc != HL_OK)
             return rc;
     }
     if (pend == 2) {
-        step(s, SYM_BRK, off);
-        step(s, SYM_SEP, off);
+        s->after_sep[(s->nsep - 1) & RING_MASK] = run_off;
+        s->state = delta[(size_t)s->state * NSYM + SYM_BRK];
+        s->state = delta[(size_t)s->state * NSYM + SYM_SEP];
+        s->nsep++;
     }
+    s->after_sep[(s->nsep - 1) & RING_MASK] = next_off;
     return HL_OK;
 }
 
@@ -1578,6 +1602,7 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
                          char err[HL_TAXONOMY_ERR_LEN])
 {
     const uint8_t *p = (const uint8_t *)text;
+    const uint16_t *delta = tax->ac.delta;
     hl_taxonomy_result_t *res = NULL;
     bool *seen = NULL;
     scan_t *s = malloc(sizeof(*s));
@@ -1590,33 +1615,40 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
         return HL_ENOMEM;
     s->ac = &tax->ac;
     s->state = 0;
-    s->pos = 0;
+    s->nsep = 0;
     s->cands = NULL;
     s->n_cands = s->cap_cands = 0;
     if (text == NULL)
         len = 0;
     while (i < len) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            /* the hot loop: ASCII */
-            uint8_t k = ascii_sym[c];
-            if (k < SYM_SEP) {
-                if (pend) {
-                    if ((rc = flush_sep(s, pend, pend_off)) != HL_OK)
-                        goto out;
-                    pend = 0;
-                }
-                step(s, k, i);
-            } else if (k == SYM_SEP) {
-                if (!pend) {
-                    pend = 1;
-                    pend_off = i;
-                }
-            } else {
-                if (!pend)
-                    pend_off = i;
-                pend = 2;
+        uint8_t k = byte_sym(p[i]);
+        if (k < SYM_SEP) {
+            /* the hot loop: a run of ASCII letters and digits, in which no pattern can end */
+            uint32_t state;
+            if (pend) {
+                if ((rc = flush_sep(s, pend, pend_off, i)) != HL_OK)
+                    goto out;
+                pend = 0;
             }
+            state = s->state;
+            do {
+                state = delta[(size_t)state * NSYM + k];
+            } while (++i < len && (k = byte_sym(p[i])) < SYM_SEP);
+            s->state = state;
+            continue;
+        }
+        if (k == SYM_SEP) {
+            if (!pend) {
+                pend = 1;
+                pend_off = i;
+            }
+            i++;
+            continue;
+        }
+        if (k == SYM_BRK) {
+            if (!pend)
+                pend_off = i;
+            pend = 2;
             i++;
             continue;
         }
@@ -1647,15 +1679,15 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
         case CK_WORD:
         case CK_SYM:
             if (pend) {
-                if ((rc = flush_sep(s, pend, pend_off)) != HL_OK)
+                if ((rc = flush_sep(s, pend, pend_off, i)) != HL_OK)
                     goto out;
                 pend = 0;
             }
             if (fold == NULL)
-                step(s, SYM_W, i);
+                s->state = delta[(size_t)s->state * NSYM + SYM_W];
             else
                 for (const char *f = fold; *f; f++)
-                    step(s, (unsigned)(*f - 'a'), i);
+                    s->state = delta[(size_t)s->state * NSYM + (unsigned)(*f - 'a')];
             break;
         }
         i += clen;
@@ -1664,7 +1696,7 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
         pend = 1;
         pend_off = len;
     }
-    if ((rc = flush_sep(s, pend, pend_off)) != HL_OK)
+    if ((rc = flush_sep(s, pend, pend_off, len)) != HL_OK)
         goto out;
 
     /* leftmost, then longest; no overlaps */
