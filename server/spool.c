@@ -1039,10 +1039,13 @@ int hl_spool_replay(hl_spool_t *sp, hl_spool_apply_fn fn, void *arg, size_t *rep
             break;
         retire_segment(sp, seg);
     }
-    if (count > 0 || rc != 0)
-        hl_log(rc == 0 ? HL_LOG_INFO : HL_LOG_WARN, "spool: %s: replayed %zu record(s), %zu pending%s%s",
-               sp->dir, count, hl_spool_pending(sp),
-               rc == 0 ? "" : ", stopped: ", rc == 0 ? "" : hl_strerror(rc));
+    /* A stop asked for by FN is the caller's news to log; a read error was logged where it happened. */
+    if (rc == 0 && count > 0)
+        hl_log(HL_LOG_INFO, "spool: %s: replayed %zu record(s), %zu pending", sp->dir, count,
+               hl_spool_pending(sp));
+    else if (rc != 0)
+        hl_log(HL_LOG_DEBUG, "spool: %s: replay stopped after %zu record(s): %s", sp->dir, count,
+               hl_strerror(rc));
 out:
     if (claimed) {
         pthread_mutex_lock(&sp->mu);
