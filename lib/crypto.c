@@ -18,8 +18,9 @@
 #include "log.h"
 
 /* Debian 12 ships 1.0.18 (library version 10.3); nothing newer may be used. */
-#if SODIUM_LIBRARY_VERSION_MAJOR < 10 ||                                                                     \
-    (SODIUM_LIBRARY_VERSION_MAJOR == 10 && SODIUM_LIBRARY_VERSION_MINOR < 3)
+#if defined(SODIUM_LIBRARY_VERSION_MAJOR) &&                                                                 \
+    (SODIUM_LIBRARY_VERSION_MAJOR < 10 ||                                                                    \
+     (SODIUM_LIBRARY_VERSION_MAJOR == 10 && SODIUM_LIBRARY_VERSION_MINOR < 3))
 #error "libsodium 1.0.18 or later is required"
 #endif
 
