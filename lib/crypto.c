@@ -79,6 +79,12 @@ int hl_crypto_init(void)
     return HL_OK;
 }
 
+/* sodium_malloc aborts before sodium_init: entry points that allocate key memory make sure. */
+static bool ready(void)
+{
+    return hl_crypto_init() == HL_OK;
+}
+
 int hl_crypto_disable_core_dumps(void)
 {
     struct rlimit rl = {0, 0};
@@ -237,6 +243,8 @@ int hl_crypto_keygen_file(const char *path)
 
     if (path == NULL || *path == '\0')
         return HL_EINVAL;
+    if (!ready())
+        return HL_ECRYPTO;
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
     if (fd < 0) {
         if (errno == EEXIST) {
@@ -287,6 +295,8 @@ int hl_crypto_read_key_file(const char *path, uint8_t **out)
 
     if (path == NULL || *path == '\0' || out == NULL)
         return HL_EINVAL;
+    if (!ready())
+        return HL_ECRYPTO;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         hl_log(HL_LOG_ERROR, "cannot open key file %s: %s", path, strerror(errno));
@@ -389,6 +399,8 @@ int hl_crypto_keyring_new(const uint8_t master[HL_CRYPTO_KEY_BYTES], hl_crypto_k
 
     if (master == NULL || out == NULL)
         return HL_EINVAL;
+    if (!ready())
+        return HL_ECRYPTO;
     kr = calloc(1, sizeof(*kr));
     if (kr == NULL)
         goto out;
@@ -1001,6 +1013,8 @@ int hl_crypto_signer_from_seed(const uint8_t seed[HL_CRYPTO_KEY_BYTES], hl_crypt
 
     if (seed == NULL || out == NULL)
         return HL_EINVAL;
+    if (!ready())
+        return HL_ECRYPTO;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         goto out;

@@ -77,7 +77,7 @@ static int keys_rotate(const hl_config_t *cfg)
 {
     uint32_t id = 0;
 
-    if (!have_key_file(cfg))
+    if (!have_key_file(cfg) || hl_crypto_init() != HL_OK)
         return 1;
     if (hl_crypto_keyring_rotate(cfg->key_file, &id) != HL_OK)
         return 1;

@@ -897,3 +897,20 @@ Test(crypto_keyring, add_rules)
     hl_crypto_keyring_free(kr);
     hl_crypto_keyring_free(NULL);
 }
+
+/* The subcommands once forgot hl_crypto_init: sodium_malloc then aborts. Entry points that
+ * allocate key memory initialise libsodium themselves. */
+TestSuite(crypto_noinit);
+
+Test(crypto_noinit, keyfile_functions_initialise_libsodium)
+{
+    char dir[] = "/tmp/hl-crypto-XXXXXX", path[64];
+    uint32_t id = 0;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/master.key", dir);
+    cr_assert_eq(hl_crypto_keygen_file(path), HL_OK);
+    cr_assert_eq(hl_crypto_keyring_rotate(path, &id), HL_OK);
+    cr_assert_eq(id, 2);
+    rm_rf(dir);
+}
