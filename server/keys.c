@@ -263,12 +263,14 @@ static int reencrypt_column(PGconn *conn, hl_crypto_keyring_t *kr, const hl_seal
         if (rc != HL_OK)
             goto out;
         p.remaining = initial > p.done + p.failed ? initial - p.done - p.failed : 0;
-        if (n > 0 && progress != NULL && !progress(&p, arg)) {
+        if (n == 0)
+            break;
+        if (progress != NULL && !progress(&p, arg)) {
             *stopped = true;
             break;
         }
-        if ((size_t)n < batch)
-            break;
+        /* A short batch does not mean the end: FOR UPDATE drops rows that a writer re-sealed
+         * while we waited for them. Only an empty batch does (ids only grow). */
     }
     rc = HL_OK;
     goto out;
