@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# make bench-ingest: contacts/s and latency of POST /v1/contacts against a live helplined on a
+# private PostgreSQL (synchronous_commit=on, fsync=on), at concurrency 1, 16 and 64, and in the
+# same run pgbench inserting the same row shape, one contact (+ one category row) per
+# transaction, at the same concurrency on the same cluster. docs/benchmarks.md explains it.
+#
+#   BENCH_SECONDS (10)   measured seconds per run (daemon and pgbench each)
+#   BENCH_WARMUP (2)     load-generator warm-up seconds, not counted
+#   BENCH_THREADS (8)    helplined `threads` (HTTP workers)
+#   BENCH_CONCURRENCY ("1 16 64")
+#   HL_BUILD (build)     where helplined and bench/bench_ingest are
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+build=${HL_BUILD:-build}
+[[ $build == /* ]] || build="$top/$build"
+helplined="$build/helplined"
+loadgen="$build/bench/bench_ingest"
+seconds=${BENCH_SECONDS:-10}
+warmup=${BENCH_WARMUP:-2}
+threads=${BENCH_THREADS:-8}
+levels=${BENCH_CONCURRENCY:-1 16 64}
+pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+for f in "$helplined" "$loadgen" "$pgbin/pgbench" "$pgbin/psql"; do
+  [[ -x "$f" ]] || { echo "bench_ingest: $f is missing" >&2; exit 1; }
+done
+command -v curl >/dev/null || { echo "bench_ingest: curl is needed" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/bench-ingest.XXXXXX)
+chmod 711 "$tmp" # the PostgreSQL server runs as the postgres user and must reach tmp/pg
+daemon_pid=""
+cleanup() {
+  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  "$top/scripts/pg-local" stop "$tmp/pg" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- PostgreSQL ------------------------------------------------------------------------------
+"$top/scripts/pg-local" start "$tmp/pg"
+url=$("$top/scripts/pg-local" url "$tmp/pg")
+# host=DIR port=P dbname=helpline user=U, for psql and pgbench
+read -r pghost pgport pgdb pguser <<<"$(sed -E 's/host=([^ ]*) port=([^ ]*) dbname=([^ ]*) user=([^ ]*)/\1 \2 \3 \4/' <<<"$url")"
+export PGHOST=$pghost PGPORT=$pgport PGDATABASE=$pgdb PGUSER=$pguser
+sql() { "$pgbin/psql" -X -Atq -v ON_ERROR_STOP=1 -c "$1"; }
+echo "bench_ingest: PostgreSQL $(sql 'SHOW server_version'), synchronous_commit=$(sql 'SHOW synchronous_commit')," \
+  "fsync=$(sql 'SHOW fsync'), wal_sync_method=$(sql 'SHOW wal_sync_method'), shared_buffers=$(sql 'SHOW shared_buffers')"
+
+# ---- helplined, set up as scripts/run-local does ---------------------------------------------
+port=""
+for _ in $(seq 20); do
+  p=$((20000 + RANDOM % 20000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[[ -n "$port" ]] || { echo "bench_ingest: no free port" >&2; exit 1; }
+conf="$tmp/helplined.conf"
+cat >"$conf" <<CONF
+listen = 127.0.0.1:$port
+database_url = $url
+key_file = $tmp/master.key
+spool_dir = $tmp/spool
+taxonomy_dir = $top/taxonomy
+migrations_dir = $top/migrations
+threads = $threads
+log_level = warn
+CONF
+setup_log="$tmp/setup.log"
+admin_cmd() { "$helplined" "$@" -c "$conf" 2>>"$setup_log" || { cat "$setup_log" >&2; exit 1; }; }
+"$helplined" keygen -o "$tmp/master.key" 2>>"$setup_log" || { cat "$setup_log" >&2; exit 1; }
+admin_cmd migrate >/dev/null
+admin_cmd helpline add bench --name "Bench Child Helpline" --country KE --network bench >/dev/null
+token=$(admin_cmd user add bench-frontend --role frontend --helpline bench)
+admin=$(admin_cmd user add bench-admin --role admin --helpline bench)
+
+"$helplined" serve -c "$conf" >"$tmp/helplined.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$daemon_pid" 2>/dev/null || { cat "$tmp/helplined.log" >&2; echo "bench_ingest: helplined exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench_ingest: helplined did not answer /healthz" >&2; exit 1; }
+echo "bench_ingest: helplined pid $daemon_pid on 127.0.0.1:$port, threads=$threads;" \
+  "$seconds s per run (+$warmup s warm-up), machine: $(nproc) cores"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; } # utime + stime
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+metric() { # metric NAME_WITH_LABELS -> value
+  curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/metrics" |
+    awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# ---- pgbench: the same row shape, one contact per transaction ---------------------------------
+sql "CREATE EXTENSION IF NOT EXISTS pgcrypto"
+sql "CREATE TABLE pgb_contacts (LIKE contacts INCLUDING ALL)"
+sql "ALTER TABLE pgb_contacts ADD FOREIGN KEY (helpline_id) REFERENCES helplines (id),
+       ADD FOREIGN KEY (created_by) REFERENCES users (id)"
+sql "CREATE TABLE pgb_categories (LIKE contact_categories INCLUDING ALL)"
+sql "ALTER TABLE pgb_categories ADD FOREIGN KEY (contact_id) REFERENCES pgb_contacts (id) ON DELETE CASCADE"
+hl_id=$(sql "SELECT id FROM helplines WHERE code = 'bench'")
+user_id=$(sql "SELECT id FROM users WHERE name = 'bench-frontend'")
+# Sealed sizes (lib/crypto.h: plaintext + 45): summary 1 KiB + 45, names and phone about 60,
+# blind index 16. gen_random_bytes returns at most 1024 bytes, hence the concatenation.
+cat >"$tmp/ingest.sql" <<'SQL'
+\set k random(1, 1000000000000000)
+\set age random(0, 17)
+BEGIN;
+INSERT INTO pgb_contacts (id, helpline_id, source_system, source_id, channel, contact_type, started_at,
+    ended_at, counsellor, created_by, child_age, child_gender, child_region, caller_relationship, urgency,
+    child_name, caller_name, caller_phone, summary, caller_phone_bidx, taxonomy_version)
+  VALUES (lpad(to_hex(:k::bigint), 32, '0')::uuid, :hl, 'pgbench', :k::text, 'phone', 'counselling',
+    now() - interval '20 minutes', now(), 'amina', :uid, :age, 'girl', 'rural', 'self', 'urgent',
+    gen_random_bytes(60), gen_random_bytes(62), gen_random_bytes(58),
+    gen_random_bytes(1024) || gen_random_bytes(45), gen_random_bytes(16), '2026.1');
+INSERT INTO pgb_categories (contact_id, code, source)
+  VALUES (lpad(to_hex(:k::bigint), 32, '0')::uuid, 'violence.bullying', 'given');
+END;
+SQL
+
+declare -A d_rate d_p50 d_p99 d_max pg_tps pg_lat batches contacts
+for c in $levels; do
+  b0=$(metric helpline_writer_batches_total)
+  n0=$(metric 'helpline_contacts_stored_total{outcome="created"}')
+  t0=$(cpu_ticks)
+  echo "-- concurrency $c (load average before: $(loadavg))"
+  if ! out=$("$loadgen" --url "127.0.0.1:$port" --token "$token" --concurrency "$c" --seconds "$seconds" \
+    --warmup "$warmup"); then
+    echo "$out"
+    echo "bench_ingest: the load generator failed at concurrency $c (helplined log: last lines below)" >&2
+    tail -20 "$tmp/helplined.log" >&2
+    exit 1
+  fi
+  t1=$(cpu_ticks)
+  b1=$(metric helpline_writer_batches_total)
+  n1=$(metric 'helpline_contacts_stored_total{outcome="created"}')
+  echo "$out" | grep -v '^RESULT'
+  res=$(echo "$out" | grep '^RESULT')
+  d_rate[$c]=$(sed -E 's/.* rate=([^ ]*).*/\1/' <<<"$res")
+  d_p50[$c]=$(sed -E 's/.* p50_ms=([^ ]*).*/\1/' <<<"$res")
+  d_p99[$c]=$(sed -E 's/.* p99_ms=([^ ]*).*/\1/' <<<"$res")
+  d_max[$c]=$(sed -E 's/.* max_ms=([^ ]*).*/\1/' <<<"$res")
+  batches[$c]=$((b1 - b0))
+  contacts[$c]=$((n1 - n0))
+  echo "  writer: ${contacts[$c]} contacts in ${batches[$c]} transactions" \
+    "($(awk -v n="${contacts[$c]}" -v b="${batches[$c]}" 'BEGIN { printf "%.1f", b ? n / b : 0 }') per commit, $(awk -v n="$((n1 - n0))" -v b="$((b1 - b0))" -v s="$seconds" -v w="$warmup" \
+    'BEGIN { printf "%.1f", b / (s + w) }') commits/s);" \
+    "helplined CPU $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((n1 - n0))" \
+      'BEGIN { printf "%.2f ms per contact", n ? t * 1000 / hz / n : 0 }')"
+
+  j=$((c < 2 ? c : 2))
+  pgout=$("$pgbin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$seconds" -D hl="$hl_id" -D uid="$user_id" \
+    -f "$tmp/ingest.sql" 2>&1) || { echo "$pgout" >&2; exit 1; }
+  pg_tps[$c]=$(awk '/^tps = / { print $3 }' <<<"$pgout")
+  pg_lat[$c]=$(awk '/^latency average = / { print $4 }' <<<"$pgout")
+  echo "pgbench -c $c -j $j: ${pg_tps[$c]} tps, latency average ${pg_lat[$c]} ms" \
+    "($(awk '/failed transactions/ { print $5 }' <<<"$pgout") failed)"
+done
+
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$daemon_pid/status")
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+
+echo
+echo "== bench-ingest $(date -u +%Y-%m-%d), $(nproc) cores, helplined threads=$threads, $seconds s per run =="
+printf '%-11s %14s %9s %9s %9s %12s %13s %8s\n' concurrency "daemon c/s" "p50 ms" "p99 ms" "max ms" \
+  "per commit" "pgbench tps" ratio
+for c in $levels; do
+  awk -v c="$c" -v r="${d_rate[$c]}" -v p50="${d_p50[$c]}" -v p99="${d_p99[$c]}" -v mx="${d_max[$c]}" \
+    -v n="${contacts[$c]}" -v b="${batches[$c]}" -v t="${pg_tps[$c]}" 'BEGIN {
+      printf "%-11s %14.0f %9.2f %9.2f %9.2f %12.1f %13.0f %7.2fx\n", c, r, p50, p99, mx, (b ? n / b : 0), t,
+        (t > 0 ? r / t : 0) }'
+done
+echo "load average at the end: $(loadavg) (other processes on these $(nproc) cores skew every figure)"
+echo "helplined peak RSS (VmHWM): $((hwm / 1024)) MiB ($hwm kB); RSS now $((rss / 1024)) MiB"
+
+# The acceptance targets of the daemon issue.
+verdict() { if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; fi; }
+if [[ -n "${d_rate[64]:-}" ]]; then
+  verdict "concurrency 64: daemon >= 2x pgbench (${d_rate[64]} vs ${pg_tps[64]})" "${d_rate[64]} >= 2 * ${pg_tps[64]}"
+fi
+if [[ -n "${d_p99[16]:-}" ]]; then
+  verdict "concurrency 16: p99 < 50 ms (${d_p99[16]} ms)" "${d_p99[16]} < 50"
+fi
