@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "taxonomy.h"
 
@@ -632,4 +633,109 @@ Test(taxonomy_broken, valid_fixture_loads)
     cr_assert_not_null(hl_taxonomy_term(t, "child_pornography")->preferred);
     hl_taxonomy_free(t);
     hl_taxonomy_free(NULL);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* helplined taxonomy ...: the subcommand function, stdout captured into a file.      */
+
+#include "admin.h"
+
+static char captured[1 << 20];
+
+/* Runs hl_admin_taxonomy with ARGV (NULL-terminated) and returns its exit status. */
+static int run_admin(const hl_config_t *cfg, const char **argv)
+{
+    int argc = 0, status;
+    char *args[16];
+    FILE *f = tmpfile();
+    size_t n;
+    cr_assert_not_null(f);
+    while (argv[argc] != NULL) {
+        args[argc] = (char *)(uintptr_t)argv[argc];
+        argc++;
+    }
+    args[argc] = NULL;
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fileno(f), 1);
+    status = hl_admin_taxonomy(argc, args, cfg);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    rewind(f);
+    n = fread(captured, 1, sizeof(captured) - 1, f);
+    captured[n] = '\0';
+    fclose(f);
+    return status;
+}
+
+Test(taxonomy_admin, check)
+{
+    const char *ok[] = {"taxonomy", "check", TAX_DIR, NULL};
+    const char *bad[] = {"taxonomy", "check", BROKEN_DIR "/dangling_parent", NULL};
+    const char *usage[] = {"taxonomy", "check", "a", "b", NULL};
+    const char *none[] = {"taxonomy", NULL};
+    cr_assert_eq(run_admin(NULL, ok), 0);
+    cr_assert(strstr(captured, "taxonomy 2026.1") != NULL, "%s", captured);
+    cr_assert(strstr(captured, "\nok\n") != NULL, "%s", captured);
+    cr_assert_eq(run_admin(NULL, bad), 1);
+    cr_assert_eq(run_admin(NULL, usage), 2);
+    cr_assert_eq(run_admin(NULL, none), 2);
+}
+
+Test(taxonomy_admin, check_uses_config_dir)
+{
+    hl_config_t cfg;
+    const char *argv[] = {"taxonomy", "check", NULL};
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.taxonomy_dir = (char *)(uintptr_t)TAX_DIR;
+    cr_assert_eq(run_admin(&cfg, argv), 0);
+    cfg.taxonomy_dir = (char *)(uintptr_t)(BROKEN_DIR "/unknown_verdict");
+    cr_assert_eq(run_admin(&cfg, argv), 1);
+}
+
+Test(taxonomy_admin, classify_prints_json)
+{
+    const char *argv[] = {"taxonomy", "classify", "--dir", TAX_DIR, "--helpline", "zm", "Revenge Porn", NULL};
+    json_error_t je;
+    json_t *j;
+    cr_assert_eq(run_admin(NULL, argv), 0);
+    j = json_loads(captured, 0, &je);
+    cr_assert_not_null(j, "%s: %s", je.text, captured);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "categories"), 0), "source")),
+        "mapped");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "terminology"), 0), "term")),
+        "revenge_porn");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "helpline")), "zm");
+    json_decref(j);
+}
+
+Test(taxonomy_admin, classify_errors)
+{
+    const char *unknown_hl[] = {"taxonomy", "classify", "--dir", TAX_DIR, "--helpline", "nowhere", "x", NULL};
+    const char *unmapped[] = {"taxonomy", "classify", "--dir", TAX_DIR, "--helpline",
+                              "zm",       "--local",  "Nope",  "x",     NULL};
+    const char *two_texts[] = {"taxonomy", "classify", "--dir", TAX_DIR, "a", "b", NULL};
+    const char *no_text[] = {"taxonomy", "classify", "--dir", TAX_DIR, NULL};
+    const char *bad_opt[] = {"taxonomy", "classify", "--what", "x", NULL};
+    const char *bad_utf8[] = {"taxonomy", "classify", "--dir", TAX_DIR, "\xc3(", NULL};
+    cr_assert_eq(run_admin(NULL, unknown_hl), 1);
+    cr_assert_eq(run_admin(NULL, unmapped), 1);
+    cr_assert_eq(run_admin(NULL, two_texts), 2);
+    cr_assert_eq(run_admin(NULL, no_text), 2);
+    cr_assert_eq(run_admin(NULL, bad_opt), 2);
+    cr_assert_eq(run_admin(NULL, bad_utf8), 1);
+}
+
+Test(taxonomy_admin, show)
+{
+    const char *argv[] = {"taxonomy", "show", TAX_DIR, NULL};
+    json_t *j;
+    cr_assert_eq(run_admin(NULL, argv), 0);
+    j = json_loads(captured, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_eq(json_array_size(json_object_get(j, "categories")), 11);
+    json_decref(j);
 }
