@@ -8,6 +8,7 @@
 #   BENCH_WARMUP (2)     load-generator warm-up seconds, not counted
 #   BENCH_THREADS (8)    helplined `threads` (HTTP workers)
 #   BENCH_CONCURRENCY ("1 16 64")
+#   BENCH_PGBENCH (1)    0: skip pgbench (for tuning the daemon alone)
 #   HL_BUILD (build)     where helplined and bench/bench_ingest are
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,6 +21,7 @@ seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
 threads=${BENCH_THREADS:-8}
 levels=${BENCH_CONCURRENCY:-1 16 64}
+run_pgbench=${BENCH_PGBENCH:-1}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 for f in "$helplined" "$loadgen" "$pgbin/pgbench" "$pgbin/psql"; do
@@ -152,6 +154,8 @@ for c in $levels; do
     "helplined CPU $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((n1 - n0))" \
       'BEGIN { printf "%.2f ms per contact", n ? t * 1000 / hz / n : 0 }')"
 
+  pg_tps[$c]=0
+  [[ $run_pgbench == 1 ]] || continue
   j=$((c < 2 ? c : 2))
   pgout=$("$pgbin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$seconds" -D hl="$hl_id" -D uid="$user_id" \
     -f "$tmp/ingest.sql" 2>&1) || { echo "$pgout" >&2; exit 1; }
