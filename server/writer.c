@@ -934,7 +934,7 @@ static void replay(hl_writer_t *w)
     w->replaying = 0;
     rc = hl_spool_replay(w->spool, replay_one, &ctx, &n);
     if (rc == HL_OK) {
-        hl_log(HL_LOG_INFO, "writer: replayed %zu spooled record(s)", n);
+        hl_log(HL_LOG_INFO, "writer: spool replay done, %zu record(s) applied", n);
         if (hl_spool_pending(w->spool) > 0)
             w->next_replay_us = now_us() + REPLAY_RETRY_US;
     } else if (!ctx.yielded) {

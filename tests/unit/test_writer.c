@@ -496,6 +496,40 @@ Test(writer, database_down_spools_then_replays)
     hl_spool_close(sp);
 }
 
+Test(writer, replay_drops_what_can_never_be_stored)
+{
+    hl_spool_t *sp = open_spool();
+    hl_writer_t *w = start(DOWN_CONNINFO, sp, 0);
+    hl_record_t *orphan = make_rec(helpline_id, "orphan", 0);
+    static const char garbage[] = "not a record";
+    hl_writer_stats_t st;
+
+    orphan->helpline_id = 999999; /* unknown until PostgreSQL sees it */
+    orphan->created_by = 0;
+    submit(w, make_rec(helpline_id, "r-1", 0), 0);
+    submit(w, orphan, 1);
+    wait_for(2);
+    cr_assert_eq(hl_spool_append(sp, garbage, sizeof(garbage)), HL_OK);
+    submit(w, make_rec(helpline_id, "r-2", 0), 2);
+    wait_for(3);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(result(i).status, HL_WRITE_SPOOLED);
+    hl_writer_stop(w);
+    cr_assert_eq(hl_spool_pending(sp), 4);
+
+    w = start(db.conninfo, sp, 0);
+    for (int tries = 0; tries < 500 && hl_spool_pending(sp) > 0; tries++)
+        usleep(20000);
+    hl_writer_get_stats(w, &st);
+    hl_writer_stop(w);
+    cr_assert_eq(hl_spool_pending(sp), 0);
+    cr_assert_eq(st.replayed, 2);
+    cr_assert_eq(st.failed, 2); /* the orphan and the garbage, logged and dropped */
+    cr_assert_eq(count_where("true"), 2);
+    cr_assert_eq(count_where("source_id IN ('r-1', 'r-2')"), 2);
+    hl_spool_close(sp);
+}
+
 Test(writer, database_down_without_spool_fails)
 {
     hl_writer_t *w = start(DOWN_CONNINFO, NULL, 0);
