@@ -1,0 +1,137 @@
+/*
+ * Test support: the real helplined binary (HL_TEST_BUILDDIR "/helplined") in a temporary
+ * directory, set up the way an operator would (keygen, config file, migrate, helpline add,
+ * user add per role), serving on 127.0.0.1 on a free port, with its stderr in a log file;
+ * and an HTTP client over libcurl for it.
+ *
+ * Criterion runs each test in its own process: start the daemon in the test (or its .init),
+ * stop it in .fini. The daemon gets PR_SET_PDEATHSIG(SIGKILL), so it dies with the test
+ * process even when the test crashes. Start, restart and stop from the test's main thread
+ * (the death signal follows the thread that forked).
+ *
+ * Two helplines: "demo" (taxonomy/mappings/demo.json) with one user of each role and a
+ * second counsellor, and "za" with an admin and a counsellor (for cross-helpline checks).
+ */
+#ifndef HL_TEST_DAEMON_H
+#define HL_TEST_DAEMON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "pgtest.h"
+
+#define HL_TESTD_TOKEN_LEN 128
+#define HL_TESTD_PATH_LEN  512
+
+typedef struct hl_testd_opts {
+    const char *conninfo;  /* an empty database; NULL: a fresh one in the with-pg cluster, dropped by stop */
+    size_t max_body_bytes; /* 0: the daemon's default */
+} hl_testd_opts_t;
+
+/* The users of a started daemon (hl_testd_t.tokens). */
+typedef struct hl_testd_tokens {
+    char frontend[HL_TESTD_TOKEN_LEN];      /* demo-frontend */
+    char counsellor[HL_TESTD_TOKEN_LEN];    /* amina */
+    char counsellor2[HL_TESTD_TOKEN_LEN];   /* baraka */
+    char supervisor[HL_TESTD_TOKEN_LEN];    /* demo-supervisor */
+    char network[HL_TESTD_TOKEN_LEN];       /* demo-network */
+    char admin[HL_TESTD_TOKEN_LEN];         /* demo-admin */
+    char za_admin[HL_TESTD_TOKEN_LEN];      /* za-admin, helpline za */
+    char za_counsellor[HL_TESTD_TOKEN_LEN]; /* zola, helpline za */
+} hl_testd_tokens_t;
+
+typedef struct hl_testd {
+    char dir[HL_TESTD_PATH_LEN];   /* temporary directory: key, config, spool, log */
+    char conf[HL_TESTD_PATH_LEN];  /* config file */
+    char log[HL_TESTD_PATH_LEN];   /* the daemon's stderr (and the admin commands') */
+    char spool[HL_TESTD_PATH_LEN]; /* spool_dir */
+    char conninfo[1024];           /* the daemon's database */
+    char url[64];                  /* http://127.0.0.1:PORT */
+    int port;
+    pid_t pid; /* serve process, 0 when not running */
+    bool own_db;
+    hl_pgtest_t db;
+    hl_testd_tokens_t tokens;
+} hl_testd_t;
+
+/* Sets up and starts a daemon; aborts the test (cr_assert) on failure, showing the log. */
+void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts);
+
+/* SIGTERM, wait (10 s), SIGKILL if needed; drops the database (when it made one) and removes
+ * the directory. Returns the serve process's wait status (-1: not running). Safe to call twice. */
+int hl_testd_stop(hl_testd_t *d);
+
+/* SIGKILL and reap; the directory, database and config stay. */
+void hl_testd_kill(hl_testd_t *d);
+
+/* Starts serve again with the same config (after kill) and waits for /healthz. */
+void hl_testd_restart(hl_testd_t *d);
+
+/* Runs `helplined ARGS... -c CONF`; returns the exit status, stdout (trimmed) in OUT. */
+int hl_testd_admin(hl_testd_t *d, char *out, size_t out_len, const char *const *args);
+
+/* `helplined user add NAME --role ROLE --helpline CODE`; aborts the test on failure. */
+void hl_testd_user_add(hl_testd_t *d, const char *name, const char *role, const char *helpline,
+                       char token[HL_TESTD_TOKEN_LEN]);
+
+/* The whole daemon log (malloc'd, NUL-terminated; *LEN optional). */
+char *hl_testd_read_file(const char *path, size_t *len);
+
+/* One HTTP request. TOKEN: NULL for no Authorization header. CONTENT_TYPE: NULL sends no
+ * Content-Type. BODY: NULL for none. Writes the status; *RESPONSE (optional) gets the body
+ * (malloc'd). Returns the parsed JSON when the reply is application/json, else NULL. The
+ * status is 0 when the daemon could not be reached. Thread-safe (after hl_testd_start). */
+json_t *hl_testd_request(const hl_testd_t *d, const char *method, const char *path, const char *token,
+                         const char *content_type, const char *body, long *status, char **response);
+
+/* The full form: any Authorization header value, a body with its length, chunked upload. */
+typedef struct hl_testd_req {
+    const char *method;
+    const char *path;
+    const char *token;         /* "Authorization: Bearer TOKEN" */
+    const char *authorization; /* raw Authorization value (wins over TOKEN) */
+    const char *content_type;
+    const char *body;
+    size_t body_len; /* 0: strlen(body) */
+    bool chunked;    /* send the body with Transfer-Encoding: chunked (no Content-Length) */
+} hl_testd_req_t;
+
+typedef struct hl_testd_resp {
+    long status;
+    char *body; /* malloc'd, NUL-terminated */
+    size_t body_len;
+    char content_type[128];
+    char allow[128];
+    char retry_after[32];
+    json_t *json; /* parsed when application/json */
+} hl_testd_resp_t;
+
+void hl_testd_do(const hl_testd_t *d, const hl_testd_req_t *req, hl_testd_resp_t *resp);
+void hl_testd_resp_free(hl_testd_resp_t *resp);
+
+/* GET /healthz until PRED holds (or the deadline in seconds); returns the last reply (or NULL). */
+json_t *hl_testd_wait_health(const hl_testd_t *d, bool (*pred)(json_t *health), double deadline_s);
+
+/* A connection to the daemon's database (caller PQfinish()es). */
+PGconn *hl_testd_db(const hl_testd_t *d);
+
+/* A throw-away PostgreSQL cluster of the test's own (scripts/pg-local in a mkdtemp dir under
+ * /tmp). A watcher process stops it and removes the directory when the test process dies,
+ * also when it crashes; hl_testpg_destroy does the same at once. */
+typedef struct hl_testpg {
+    char dir[HL_TESTD_PATH_LEN];
+    char conninfo[1024];
+    pid_t watcher;
+} hl_testpg_t;
+
+void hl_testpg_create(hl_testpg_t *pg); /* initdb and start */
+void hl_testpg_stop(hl_testpg_t *pg);   /* pg_ctl stop -m fast */
+void hl_testpg_start(hl_testpg_t *pg);  /* start again */
+void hl_testpg_destroy(hl_testpg_t *pg);
+
+/* Seconds since an arbitrary point (CLOCK_MONOTONIC). */
+double hl_testd_now(void);
+
+#endif
