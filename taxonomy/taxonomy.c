@@ -38,7 +38,7 @@
 #define MAX_CODE_LEN     64
 #define MAX_HELPLINE_LEN 32
 #define MAX_VERSION_LEN  32
-#define MAX_STATES       65535u /* state ids are 16 bits: a small table stays in cache */
+#define MAX_STATES       65535u /* the build table holds 16-bit state ids */
 
 /* ASCII: letters and digits -> symbol, soft separators -> SEP, everything else -> BRK. */
 static const uint8_t ascii_sym[128] = {
@@ -443,7 +443,8 @@ typedef struct helpline_map {
 } helpline_map_t;
 
 typedef struct automaton {
-    uint16_t *delta;    /* n_states * NSYM, complete (a DFA) */
+    uint16_t *delta;    /* n_states * NSYM, complete (a DFA); only while building */
+    uint32_t *next;     /* the same DFA, each entry premultiplied: row offset (state * NSYM) */
     uint32_t *out_pat;  /* pattern + 1 ending in this state, or 0 */
     uint32_t *out_next; /* next state on the suffix chain with an output, or 0 */
     uint8_t *has_out;   /* out_pat || out_next */
@@ -1221,6 +1222,7 @@ typedef struct pattern {
 static void free_automaton(automaton_t *ac)
 {
     free(ac->delta);
+    free(ac->next);
     free(ac->out_pat);
     free(ac->out_next);
     free(ac->has_out);
@@ -1372,6 +1374,15 @@ static int build_automaton(loader_t *ld, const char *dir)
             }
         }
     }
+    ac->next = malloc((size_t)ac->n_states * NSYM * sizeof(*ac->next));
+    if (ac->next == NULL) {
+        rc = oom(ld);
+        goto out;
+    }
+    for (i = 0; i < (size_t)ac->n_states * NSYM; i++)
+        ac->next[i] = (uint32_t)ac->delta[i] * NSYM;
+    free(ac->delta);
+    ac->delta = NULL;
 out:
     for (i = 0; i < n_pats; i++)
         free(pats[i].syms);
@@ -1543,7 +1554,8 @@ static uint8_t byte_sym(uint8_t c)
 static int report(scan_t *s, size_t end)
 {
     const automaton_t *ac = s->ac;
-    uint32_t st = ac->out_pat[s->state] != 0 ? s->state : ac->out_next[s->state];
+    uint32_t cur = s->state / NSYM;
+    uint32_t st = ac->out_pat[cur] != 0 ? cur : ac->out_next[cur];
     size_t t = s->nsep - 1; /* the trailing SEP */
     while (st != 0) {
         uint32_t pi = ac->out_pat[st] - 1;
@@ -1570,18 +1582,18 @@ static int report(scan_t *s, size_t end)
  */
 static int flush_sep(scan_t *s, int pend, size_t run_off, size_t next_off)
 {
-    const uint16_t *delta = s->ac->delta;
-    s->state = delta[(size_t)s->state * NSYM + SYM_SEP];
+    const uint32_t *next = s->ac->next;
+    s->state = next[s->state + SYM_SEP];
     s->nsep++;
-    if (s->ac->has_out[s->state]) {
+    if (s->ac->has_out[s->state / NSYM]) {
         int rc = report(s, run_off);
         if (rc != HL_OK)
             return rc;
     }
     if (pend == 2) {
         s->after_sep[(s->nsep - 1) & RING_MASK] = run_off;
-        s->state = delta[(size_t)s->state * NSYM + SYM_BRK];
-        s->state = delta[(size_t)s->state * NSYM + SYM_SEP];
+        s->state = next[s->state + SYM_BRK];
+        s->state = next[s->state + SYM_SEP];
         s->nsep++;
     }
     s->after_sep[(s->nsep - 1) & RING_MASK] = next_off;
@@ -1602,7 +1614,7 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
                          char err[HL_TAXONOMY_ERR_LEN])
 {
     const uint8_t *p = (const uint8_t *)text;
-    const uint16_t *delta = tax->ac.delta;
+    const uint32_t *next = tax->ac.next;
     hl_taxonomy_result_t *res = NULL;
     bool *seen = NULL;
     scan_t *s = malloc(sizeof(*s));
@@ -1632,7 +1644,7 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
             }
             state = s->state;
             do {
-                state = delta[(size_t)state * NSYM + k];
+                state = next[state + k];
             } while (++i < len && (k = byte_sym(p[i])) < SYM_SEP);
             s->state = state;
             continue;
@@ -1684,10 +1696,10 @@ int hl_taxonomy_classify(const hl_taxonomy_t *tax, const char *text, size_t len,
                 pend = 0;
             }
             if (fold == NULL)
-                s->state = delta[(size_t)s->state * NSYM + SYM_W];
+                s->state = next[s->state + SYM_W];
             else
                 for (const char *f = fold; *f; f++)
-                    s->state = delta[(size_t)s->state * NSYM + (unsigned)(*f - 'a')];
+                    s->state = next[s->state + (unsigned)(*f - 'a')];
             break;
         }
         i += clen;
