@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "db.h"
 #include "log.h"
+#include "rollup.h"
 #include "store.h"
 
 /* ---- shared helpers ---------------------------------------------------------------------- */
@@ -499,6 +500,49 @@ static int patch_record(hl_app_t *app, const hl_contact_t *p, const hl_stored_co
     return rc;
 }
 
+/* What the stored contact counts in the statistics. */
+static void rollup_of_stored(const hl_stored_contact_t *sc, hl_rollup_contact_t *out)
+{
+    const hl_contact_t *c = sc->contact;
+
+    memset(out, 0, sizeof(*out));
+    out->helpline_id = sc->helpline_id;
+    out->started_at = c->started_at;
+    out->channel = c->channel;
+    out->contact_type = c->contact_type;
+    out->age = c->child.has_age == HL_CONTACT_SET ? c->child.age : -1;
+    out->gender = c->child.has_gender == HL_CONTACT_SET ? (int)c->child.gender : -1;
+    out->region = c->child.has_region == HL_CONTACT_SET ? (int)c->child.region : -1;
+    for (size_t i = 0; i < sc->n_categories; i++)
+        if (sc->categories[i].source != HL_CATEGORY_SUGGESTED)
+            out->codes[out->n_codes++] = sc->categories[i].code;
+}
+
+/* The statistics change of a PATCH: the old contribution out, the new one in. */
+static int patch_rollup(PGconn *conn, const hl_stored_contact_t *sc, const hl_contact_t *p,
+                        const hl_record_t *rec)
+{
+    hl_rollup_contact_t before, after;
+    hl_rollup_t *r = NULL;
+    int rc;
+
+    rollup_of_stored(sc, &before);
+    hl_rollup_contact_from_record(rec, &after);
+    after.started_at = before.started_at;
+    after.channel = before.channel;
+    after.contact_type = p->has_contact_type == HL_CONTACT_SET ? p->contact_type : before.contact_type;
+    if (p->has_child == HL_CONTACT_ABSENT) {
+        after.age = before.age;
+        after.gender = before.gender;
+        after.region = before.region;
+    }
+    if ((rc = hl_rollup_new(&r)) == HL_OK && (rc = hl_rollup_add(r, &before, -1)) == HL_OK &&
+        (rc = hl_rollup_add(r, &after, 1)) == HL_OK)
+        rc = hl_rollup_apply(r, conn);
+    hl_rollup_free(r);
+    return rc;
+}
+
 void hl_handle_contacts_patch(hl_request_t *req, void *arg)
 {
     hl_app_t *app = arg;
@@ -562,6 +606,7 @@ void hl_handle_contacts_patch(hl_request_t *req, void *arg)
     }
     take_classification(rec, &cl, tax);
     if ((rc = hl_store_update(conn, rec, changed)) != HL_OK ||
+        (rc = patch_rollup(conn, &sc, p, rec)) != HL_OK ||
         (rc = hl_audit_write(conn, who->helpline_id, who->user_id, HL_AUDIT_UPDATE, id, detail)) != HL_OK ||
         (rc = hl_db_exec(conn, "COMMIT")) != HL_OK) {
         reply_internal(req, rc);

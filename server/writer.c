@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "rollup.h"
 
 #define DEFAULT_MAX_BATCH    256
 #define DEFAULT_MAX_DELAY_US 2000
@@ -678,6 +679,35 @@ static int step_insert_terms(tx_t *t)
     return rc;
 }
 
+/* Step: the statistics rollup of the contacts inserted now (their given and mapped categories). */
+static int step_rollup(tx_t *t)
+{
+    hl_rollup_t *r = NULL;
+    hl_rollup_contact_t rc_contact;
+    char *json = NULL;
+    const char *values[1];
+    PGresult *res = NULL;
+    int rc = hl_rollup_new(&r);
+
+    for (size_t i = 0; rc == HL_OK && i < t->n; i++) {
+        if (!t->e[i]->inserted)
+            continue;
+        hl_rollup_contact_from_record(t->e[i]->rec, &rc_contact);
+        rc = hl_rollup_add(r, &rc_contact, 1);
+    }
+    if (rc != HL_OK || hl_rollup_empty(r) || (rc = hl_rollup_json(r, &json)) != HL_OK)
+        goto out;
+    values[0] = json;
+    res = PQexecParams(t->w->conn, HL_ROLLUP_SQL, 1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = classify(t->w, res, "statistics rollup", t->n);
+out:
+    PQclear(res);
+    free(json);
+    hl_rollup_free(r);
+    return rc;
+}
+
 /*
  * The steps of one batch transaction, in order, each one statement (or none when it has no
  * rows). A step sees every record (dup_of, inserted, found, db_count) and may add its own
@@ -691,6 +721,7 @@ static const tx_step_fn tx_steps[] = {
     step_find_existing,     /* SELECT: ids of sources already stored */
     step_insert_categories, /* INSERT contact_categories */
     step_insert_terms,      /* INSERT contact_terms */
+    step_rollup,            /* INSERT ... ON CONFLICT DO UPDATE stats_daily */
 };
 
 static bool same_source(const hl_record_t *a, const hl_record_t *b)

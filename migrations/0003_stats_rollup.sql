@@ -1,0 +1,56 @@
+-- Daily statistics rollup, maintained by helplined in the same transaction as every
+-- contact write and PATCH, so statistics read cells (not contacts) and never disagree with
+-- the contacts. Keyed by canonical codes (design.md invariant 4). Days are UTC dates of
+-- started_at. Suggested categories are not counted (only given and mapped).
+--
+-- level 'total':       one row per contact (category = subcategory = '')
+-- level 'category':    one row per distinct top-level category of the contact
+-- level 'subcategory': one row per category code of the contact (a top-level code given
+--                      alone counts as its own, unspecified, subcategory)
+CREATE TABLE stats_daily (
+    helpline_id  bigint NOT NULL REFERENCES helplines (id),
+    day          date NOT NULL,
+    level        text NOT NULL CHECK (level IN ('total', 'category', 'subcategory')),
+    category     text NOT NULL,
+    subcategory  text NOT NULL,
+    age_band     text NOT NULL,
+    gender       text NOT NULL,
+    channel      text NOT NULL,
+    contact_type text NOT NULL,
+    region       text NOT NULL,
+    contacts     bigint NOT NULL CHECK (contacts >= 0),
+    PRIMARY KEY (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type, region)
+);
+
+CREATE FUNCTION helpline_age_band(age smallint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN age IS NULL THEN 'unknown'
+        WHEN age <= 6 THEN '0-6'
+        WHEN age <= 9 THEN '7-9'
+        WHEN age <= 12 THEN '10-12'
+        WHEN age <= 15 THEN '13-15'
+        WHEN age <= 17 THEN '16-17'
+        WHEN age <= 25 THEN '18-25'
+        ELSE 'unknown' END
+$$;
+
+-- Back-fill from the contacts already stored.
+WITH c AS (
+    SELECT id, helpline_id, (started_at AT TIME ZONE 'UTC')::date AS day,
+           helpline_age_band(child_age) AS age_band, coalesce(child_gender, 'unknown') AS gender,
+           channel, contact_type, coalesce(child_region, 'unknown') AS region
+    FROM contacts
+), counted AS (
+    SELECT c.*, cc.code, split_part(cc.code, '.', 1) AS top
+    FROM c JOIN contact_categories cc ON cc.contact_id = c.id AND cc.source IN ('given', 'mapped')
+)
+INSERT INTO stats_daily
+SELECT helpline_id, day, 'total', '', '', age_band, gender, channel, contact_type, region, count(*)
+FROM c GROUP BY 1, 2, 6, 7, 8, 9, 10
+UNION ALL
+SELECT helpline_id, day, 'category', top, '', age_band, gender, channel, contact_type, region,
+       count(DISTINCT id)
+FROM counted GROUP BY 1, 2, 4, 6, 7, 8, 9, 10
+UNION ALL
+SELECT helpline_id, day, 'subcategory', top, code, age_band, gender, channel, contact_type, region, count(*)
+FROM counted GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10;
