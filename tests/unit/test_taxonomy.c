@@ -739,3 +739,55 @@ Test(taxonomy_admin, show)
     cr_assert_eq(json_array_size(json_object_get(j, "categories")), 11);
     json_decref(j);
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* One loaded taxonomy, many threads: results equal the single-threaded ones.          */
+
+#include <pthread.h>
+
+static const char *const mt_texts[] = {
+    "He showed me child pornography and called me a CHILD PROSTITUTE.",
+    "Le PÉDOPHILE m’a envoyé de la pédopornographie; la traite d’enfants.",
+    "pornografía infantil, sextorsión y grooming en línea",
+    "Child, early and forced marriage; online grooming; sextortion.",
+};
+static char *mt_expect[HL_ARRAY_LEN(mt_texts)];
+
+static void *mt_worker(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 300; round++) {
+        for (size_t i = 0; i < HL_ARRAY_LEN(mt_texts); i++) {
+            hl_taxonomy_result_t *res = NULL;
+            if (hl_taxonomy_classify(tax, mt_texts[i], strlen(mt_texts[i]), &res, NULL) != HL_OK)
+                return (void *)1;
+            char *got = describe(res);
+            int diff = strcmp(got, mt_expect[i]);
+            free(got);
+            hl_taxonomy_result_free(res);
+            if (diff != 0)
+                return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+Test(taxonomy_classify, shared_across_threads)
+{
+    pthread_t th[4];
+    for (size_t i = 0; i < HL_ARRAY_LEN(mt_texts); i++) {
+        hl_taxonomy_result_t *res = classify(mt_texts[i], strlen(mt_texts[i]));
+        mt_expect[i] = describe(res);
+        cr_assert_gt(res->n_matches, 1, "%s", mt_expect[i]);
+        hl_taxonomy_result_free(res);
+    }
+    for (size_t t = 0; t < HL_ARRAY_LEN(th); t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, mt_worker, NULL), 0);
+    for (size_t t = 0; t < HL_ARRAY_LEN(th); t++) {
+        void *r = NULL;
+        cr_assert_eq(pthread_join(th[t], &r), 0);
+        cr_assert_null(r, "thread %zu saw a different result", t);
+    }
+    for (size_t i = 0; i < HL_ARRAY_LEN(mt_texts); i++)
+        free(mt_expect[i]);
+}
