@@ -54,5 +54,7 @@ void hl_handle_taxonomy(hl_request_t *req, void *app);
 void hl_handle_classify(hl_request_t *req, void *app);
 void hl_handle_healthz(hl_request_t *req, void *app);
 void hl_handle_metrics(hl_request_t *req, void *app);
+void hl_handle_stats(hl_request_t *req, void *app);
+void hl_handle_report(hl_request_t *req, void *app);
 
 #endif

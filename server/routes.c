@@ -11,6 +11,10 @@ const hl_route_t hl_routes[] = {
      "contacts_patch"},
     {HL_METHOD_GET, "/v1/taxonomy", HL_ROLE_ANY, false, hl_handle_taxonomy, "taxonomy"},
     {HL_METHOD_POST, "/v1/classify", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, true, hl_handle_classify, "classify"},
+    {HL_METHOD_GET, "/v1/stats", HL_ROLE_SUPERVISOR | HL_ROLE_NETWORK | HL_ROLE_ADMIN, false, hl_handle_stats,
+     "stats"},
+    {HL_METHOD_GET, "/v1/reports/quarterly", HL_ROLE_NETWORK | HL_ROLE_ADMIN, false, hl_handle_report,
+     "reports_quarterly"},
     {HL_METHOD_GET, "/healthz", 0, false, hl_handle_healthz, "healthz"},
     {HL_METHOD_GET, "/metrics", HL_ROLE_ADMIN, false, hl_handle_metrics, "metrics"},
 };
