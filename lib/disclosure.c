@@ -469,6 +469,16 @@ static void touch_lines(const hl_disclosure_table_t *t, bool *const *touched, si
         touched[d][hl_disclosure_line_of(t, d, cell)] = true;
 }
 
+/* Is cell C a better complement than BEST (SIZE_MAX: none yet)? Smaller count, then lower index. */
+static bool better(const hl_disclosure_table_t *t, size_t c, size_t best)
+{
+    if (best == SIZE_MAX)
+        return true;
+    if (t->counts[c] != t->counts[best])
+        return t->counts[c] < t->counts[best];
+    return c < best;
+}
+
 /* One more suppression or withheld total for derivable cell CELL (see disclosure.h).
  * *STOP is set when the change is table-wide (the round ends). */
 static void protect(hl_disclosure_table_t *t, bool *const *touched, size_t cell, bool *stop)
@@ -481,8 +491,7 @@ static void protect(hl_disclosure_table_t *t, bool *const *touched, size_t cell,
         if (t->line_withheld[d][l])
             continue;
         c = line_candidate(t, d, l, &nsup);
-        if (c != SIZE_MAX && (best == SIZE_MAX || t->counts[c] < t->counts[best] ||
-                              (t->counts[c] == t->counts[best] && c < best)))
+        if (c != SIZE_MAX && better(t, c, best))
             best = c;
     }
     if (best != SIZE_MAX) {
