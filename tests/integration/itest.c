@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/random.h>
 
 json_t *it_contact(const char *source_id)
@@ -124,4 +125,47 @@ void it_marker(char *out, size_t len, const char *prefix)
     for (size_t i = 0; i < sizeof(rnd) && n + 1 < len; i++)
         out[n++] = letters[rnd[i] % (sizeof(letters) - 1)];
     out[n] = '\0';
+}
+
+static char *tree_buf;
+static size_t tree_len, tree_files;
+
+static int tree_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    size_t n;
+    char *data;
+
+    (void)st;
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    data = hl_testd_read_file(path, &n);
+    if (data == NULL)
+        return 0;
+    char *grown = realloc(tree_buf, tree_len + n + 1);
+    cr_assert_not_null(grown);
+    tree_buf = grown;
+    memcpy(tree_buf + tree_len, data, n);
+    tree_len += n;
+    tree_buf[tree_len] = '\0';
+    tree_files++;
+    free(data);
+    return 0;
+}
+
+char *it_read_tree(const char *dir, size_t *len, size_t *n_files)
+{
+    char *out;
+
+    tree_buf = calloc(1, 1);
+    tree_len = 0;
+    tree_files = 0;
+    cr_assert_not_null(tree_buf);
+    nftw(dir, tree_add, 16, FTW_PHYS);
+    out = tree_buf;
+    *len = tree_len;
+    if (n_files != NULL)
+        *n_files = tree_files;
+    tree_buf = NULL;
+    return out;
 }

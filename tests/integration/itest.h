@@ -35,4 +35,7 @@ bool it_contains_hex(const char *haystack, size_t len, const char *needle);
 /* Random letters outside a-f (so never part of a hex dump), for unique marker strings. */
 void it_marker(char *out, size_t len, const char *prefix);
 
+/* Every regular file under DIR, concatenated (malloc'd; *LEN its length, *N_FILES how many). */
+char *it_read_tree(const char *dir, size_t *len, size_t *n_files);
+
 #endif

@@ -453,6 +453,21 @@ int hl_testd_stop(hl_testd_t *d)
     return status;
 }
 
+int hl_testd_pg_dump(const char *conninfo, const char *out_file)
+{
+    const char *argv[] = {
+        "/usr/lib/postgresql/15/bin/pg_dump", "--no-password", "-f", out_file, "-d", conninfo, NULL};
+    char log[HL_TESTD_PATH_LEN + 16];
+    int fd, rc;
+
+    snprintf(log, sizeof(log), "%s.log", out_file);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    rc = run(argv, fd, NULL, 0);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 PGconn *hl_testd_db(const hl_testd_t *d)
 {
     PGconn *conn = PQconnectdb(d->conninfo);

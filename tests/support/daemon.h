@@ -114,6 +114,9 @@ void hl_testd_resp_free(hl_testd_resp_t *resp);
 /* GET /healthz until PRED holds (or the deadline in seconds); returns the last reply (or NULL). */
 json_t *hl_testd_wait_health(const hl_testd_t *d, bool (*pred)(json_t *health), double deadline_s);
 
+/* pg_dump (PostgreSQL 15's) of the database CONNINFO into OUT_FILE, plain SQL; returns its exit status. */
+int hl_testd_pg_dump(const char *conninfo, const char *out_file);
+
 /* A connection to the daemon's database (caller PQfinish()es). */
 PGconn *hl_testd_db(const hl_testd_t *d);
 

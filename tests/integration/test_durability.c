@@ -1,0 +1,269 @@
+/*
+ * design.md invariants 2 and 3 under failure: contacts acknowledged while PostgreSQL is down
+ * (202, spooled) survive a SIGKILL of the daemon and are stored exactly once when both are
+ * back; every contact acknowledged during a load survives a SIGKILL in the middle of it.
+ * The spool holds no plaintext (invariant 1).
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static hl_testd_t d;
+static hl_testpg_t pg;
+
+static void teardown(void)
+{
+    hl_testd_stop(&d);
+    hl_testpg_destroy(&pg); /* whatever happened: the watcher stops it also if we crash */
+}
+
+TestSuite(durability, .fini = teardown, .timeout = 240);
+
+static bool spool_empty_and_db_up(json_t *h)
+{
+    json_t *db = json_object_get(h, "database");
+
+    return json_integer_value(json_object_get(h, "spool_pending")) == 0 && json_is_string(db) &&
+           strcmp(json_string_value(db), "up") == 0;
+}
+
+#define N_SPOOLED 100
+
+Test(durability, spooled_while_postgres_down_stored_once_after_sigkill)
+{
+    static char ids[N_SPOOLED][64], names[N_SPOOLED][64], summaries[N_SPOOLED][64];
+    static char phones[N_SPOOLED][32];
+    long status;
+    json_t *r;
+
+    double t0 = hl_testd_now();
+    hl_testpg_create(&pg);
+    double t_cluster = hl_testd_now();
+    hl_testd_opts_t opts = {.conninfo = pg.conninfo};
+    hl_testd_start(&d, &opts);
+    double t_daemon = hl_testd_now();
+
+    /* The token must be in the daemon's cache (HL_AUTH_CACHE_SECONDS) while PostgreSQL is away. */
+    double warmed = hl_testd_now();
+    r = hl_testd_request(&d, "GET", "/v1/taxonomy", d.tokens.frontend, NULL, NULL, &status, NULL);
+    cr_assert_eq(status, 200);
+    json_decref(r);
+
+    hl_testpg_stop(&pg);
+    double t_pg_down = hl_testd_now();
+    for (int i = 0; i < N_SPOOLED; i++) {
+        char sid[32];
+        json_t *c = it_contact("x");
+
+        snprintf(sid, sizeof(sid), "dur-%03d", i);
+        it_marker(names[i], sizeof(names[i]), "Spoolname");
+        it_marker(summaries[i], sizeof(summaries[i]), "Spoolsummary");
+        snprintf(phones[i], sizeof(phones[i]), "+2547%08d", 31337000 + i);
+        json_object_set_new(json_object_get(c, "source"), "id", json_string(sid));
+        json_object_set_new(json_object_get(c, "child"), "name", json_string(names[i]));
+        json_object_set_new(json_object_get(c, "caller"), "phone", json_string(phones[i]));
+        json_object_set_new(c, "summary", json_string(summaries[i]));
+        status = it_post(&d, d.tokens.frontend, c, &r);
+        cr_assert_eq(status, 202,
+                     "contact %d while PostgreSQL is down: %ld (%.1f s after the token was cached)", i,
+                     status, hl_testd_now() - warmed);
+        cr_assert_str_eq(it_str(r, "status"), "spooled");
+        snprintf(ids[i], sizeof(ids[i]), "%s", it_str(r, "id"));
+        json_decref(r);
+    }
+    r = hl_testd_request(&d, "GET", "/healthz", NULL, NULL, NULL, &status, NULL);
+    cr_expect_eq(status, 200);
+    cr_expect_str_eq(it_str(r, "database"), "down");
+    cr_expect_eq(json_integer_value(json_object_get(r, "spool_pending")), N_SPOOLED);
+    json_decref(r);
+
+    double t_spooled = hl_testd_now();
+    hl_testd_kill(&d);
+
+    /* The spool holds the sealed records, and no plaintext. */
+    size_t len, n_files;
+    char *spool = it_read_tree(d.spool, &len, &n_files);
+    cr_expect_gt(n_files, 0);
+    cr_expect_gt(len, (size_t)N_SPOOLED * 100, "the spool holds %zu bytes", len);
+    for (int i = 0; i < N_SPOOLED; i++) {
+        cr_expect(!it_contains(spool, len, names[i]) && !it_contains(spool, len, summaries[i]) &&
+                      !it_contains(spool, len, phones[i] + 1),
+                  "the spool holds plaintext of contact %d", i);
+    }
+    free(spool);
+
+    hl_testpg_start(&pg);
+    double t_pg_up = hl_testd_now();
+    hl_testd_restart(&d);
+    double t_restarted = hl_testd_now();
+    json_t *h = hl_testd_wait_health(&d, spool_empty_and_db_up, 30);
+    cr_log_info(
+        "cluster %.1f s, daemon set-up %.1f s, PostgreSQL stop %.1f s, %d contacts spooled in %.1f s, "
+        "PostgreSQL start %.1f s, daemon restart %.1f s, replay %.1f s",
+        t_cluster - t0, t_daemon - t_cluster, t_pg_down - t_daemon, N_SPOOLED, t_spooled - t_pg_down,
+        t_pg_up - t_spooled, t_restarted - t_pg_up, hl_testd_now() - t_restarted);
+    cr_assert(h != NULL && spool_empty_and_db_up(h), "the spool was not replayed within 30 s: %s",
+              h != NULL ? json_dumps(h, 0) : "(no answer)");
+    json_decref(h);
+
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts WHERE source_id LIKE 'dur-%'"), N_SPOOLED);
+    cr_expect_eq(it_scalar(&d, "SELECT count(DISTINCT source_id) FROM contacts WHERE source_id LIKE 'dur-%'"),
+                 N_SPOOLED);
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM (SELECT source_id FROM contacts GROUP BY 1 "
+                               "HAVING count(*) > 1) dup"),
+                 0);
+    /* each under the id its 202 answered */
+    for (int i = 0; i < N_SPOOLED; i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM contacts WHERE id = '%.36s' AND source_id = 'dur-%03d'", ids[i], i);
+        cr_expect_eq(it_scalar(&d, sql), 1, "contact %d (id %s)", i, ids[i]);
+    }
+    /* and a repeat is a duplicate of it */
+    for (int i = 0; i < 3; i++) {
+        char sid[32];
+        json_t *c = it_contact("x");
+        snprintf(sid, sizeof(sid), "dur-%03d", i * 40);
+        json_object_set_new(json_object_get(c, "source"), "id", json_string(sid));
+        cr_expect_eq(it_post(&d, d.tokens.frontend, c, &r), 200);
+        cr_expect_str_eq(it_str(r, "id"), ids[i * 40]);
+        json_decref(r);
+    }
+    /* the contents came through: the owner-less contact read by the admin */
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/contacts/%s", ids[7]);
+    r = hl_testd_request(&d, "GET", path, d.tokens.admin, NULL, NULL, &status, NULL);
+    cr_expect_eq(status, 200);
+    cr_expect_str_eq(it_str(r, "child/name"), names[7]);
+    cr_expect_str_eq(it_str(r, "summary"), summaries[7]);
+    json_decref(r);
+
+    /* no plaintext in the database or the log either */
+    char dump[HL_TESTD_PATH_LEN + 16];
+    snprintf(dump, sizeof(dump), "%s/dump.sql", d.dir);
+    cr_assert_eq(hl_testd_pg_dump(pg.conninfo, dump), 0, "pg_dump failed (see %s.log)", dump);
+    char *text = hl_testd_read_file(dump, &len);
+    cr_assert(it_contains(text, len, "dur-099"));
+    char *log = hl_testd_read_file(d.log, NULL);
+    size_t log_len = strlen(log);
+    for (int i = 0; i < N_SPOOLED; i++) {
+        cr_expect(!it_contains(text, len, names[i]) && !it_contains_hex(text, len, names[i]) &&
+                      !it_contains(text, len, summaries[i]) && !it_contains_hex(text, len, summaries[i]) &&
+                      !it_contains(text, len, phones[i] + 1) && !it_contains_hex(text, len, phones[i]),
+                  "the dump holds plaintext of contact %d", i);
+        cr_expect(!it_contains(log, log_len, names[i]) && !it_contains(log, log_len, summaries[i]) &&
+                      !it_contains(log, log_len, phones[i] + 1),
+                  "the log holds plaintext of contact %d", i);
+    }
+    free(text);
+    free(log);
+    cr_expect_eq(hl_testd_stop(&d), 0, "clean exit after the replay");
+}
+
+/* ---- SIGKILL under load -------------------------------------------------------------------- */
+
+#define LOAD_THREADS 4
+#define LOAD_MAX     4000
+
+typedef struct {
+    int thread;
+    double until;
+    int acked[LOAD_MAX]; /* sequence numbers answered 2xx */
+    int n_acked;
+    int n_sent, n_refused, n_other;
+} load_t;
+
+static void *load(void *arg)
+{
+    load_t *l = arg;
+
+    for (int seq = 0; seq < LOAD_MAX && hl_testd_now() < l->until; seq++) {
+        char sid[32];
+        json_t *c = it_contact("x");
+        long status;
+
+        snprintf(sid, sizeof(sid), "load-%d-%d", l->thread, seq);
+        json_object_set_new(json_object_get(c, "source"), "id", json_string(sid));
+        status = it_post(&d, d.tokens.frontend, c, NULL);
+        l->n_sent++;
+        if (status == 201 || status == 202 || status == 200) {
+            l->acked[l->n_acked++] = seq;
+        } else if (status == 0) {
+            l->n_refused++; /* killed: no answer (or no connection) */
+            usleep(20 * 1000);
+        } else {
+            l->n_other++;
+        }
+    }
+    return NULL;
+}
+
+Test(durability, acknowledged_contacts_survive_sigkill_under_load)
+{
+    static load_t loads[LOAD_THREADS];
+    pthread_t th[LOAD_THREADS];
+    long status;
+    json_t *r;
+
+    hl_testd_start(&d, NULL);
+    r = hl_testd_request(&d, "GET", "/v1/taxonomy", d.tokens.frontend, NULL, NULL, &status, NULL);
+    json_decref(r);
+
+    double t0 = hl_testd_now();
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        loads[i] = (load_t){.thread = i, .until = t0 + 2.0};
+        cr_assert_eq(pthread_create(&th[i], NULL, load, &loads[i]), 0);
+    }
+    usleep(1000 * 1000);
+    hl_testd_kill(&d); /* from this (the forking) thread */
+    double killed = hl_testd_now() - t0;
+    for (int i = 0; i < LOAD_THREADS; i++)
+        pthread_join(th[i], NULL);
+
+    int acked = 0, refused = 0, other = 0, sent = 0;
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        acked += loads[i].n_acked;
+        refused += loads[i].n_refused;
+        other += loads[i].n_other;
+        sent += loads[i].n_sent;
+    }
+    cr_log_info("load: %d sent, %d acknowledged, %d unanswered, %d other; SIGKILL at %.2f s", sent, acked,
+                refused, other, killed);
+    cr_assert_gt(acked, 10, "too little load before the kill: %d acknowledged", acked);
+    cr_expect_eq(other, 0, "answers other than 2xx before the kill");
+
+    hl_testd_restart(&d);
+    json_t *h = hl_testd_wait_health(&d, spool_empty_and_db_up, 30);
+    cr_assert(h != NULL && spool_empty_and_db_up(h), "not settled within 30 s");
+    json_decref(h);
+
+    /* every acknowledged contact is stored, once */
+    PGconn *conn = hl_testd_db(&d);
+    int missing = 0;
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        for (int k = 0; k < loads[i].n_acked; k++) {
+            char sid[32];
+            const char *values[1] = {sid};
+            snprintf(sid, sizeof(sid), "load-%d-%d", i, loads[i].acked[k]);
+            PGresult *res = PQexecParams(conn, "SELECT count(*) FROM contacts WHERE source_id = $1", 1, NULL,
+                                         values, NULL, NULL, 0);
+            cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+            long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+            PQclear(res);
+            cr_expect_eq(n, 1, "acknowledged contact %s stored %ld times", sid, n);
+            missing += n == 0;
+        }
+    }
+    PQfinish(conn);
+    cr_expect_eq(missing, 0, "%d acknowledged contacts lost", missing);
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM (SELECT source_id FROM contacts GROUP BY 1 "
+                               "HAVING count(*) > 1) dup"),
+                 0);
+    cr_expect_eq(hl_testd_stop(&d), 0, "clean exit after the restart");
+}
