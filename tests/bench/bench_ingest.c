@@ -204,7 +204,8 @@ static void rfc3339(time_t t, char out[32])
 static void make_contact(worker_t *w, unsigned long seq, buf_t *b)
 {
     size_t n_cat = 1 + pick(w, 3), cats[3];
-    time_t started = time(NULL) - (time_t)pick(w, 30 * 86400);
+    /* Front ends post a contact minutes after it ended: started within the last two hours. */
+    time_t started = time(NULL) - 2400 - (time_t)pick(w, 4800);
     char ts0[32], ts1[32];
     size_t start_len;
 
