@@ -508,6 +508,8 @@ static int read_json(loader_t *ld, const char *path, json_t **out)
     struct stat st;
     json_error_t je;
     json_t *j = NULL;
+    char *buf = NULL;
+    size_t size;
     int rc = HL_OK;
     if (f == NULL)
         return fail(ld, HL_EIO, NULL, "cannot open: %s", strerror(errno));
@@ -519,7 +521,17 @@ static int read_json(loader_t *ld, const char *path, json_t **out)
         rc = fail(ld, HL_EINVAL, NULL, "larger than %u bytes", MAX_FILE_BYTES);
         goto out;
     }
-    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    size = (size_t)st.st_size;
+    buf = malloc(size + 1);
+    if (buf == NULL) {
+        rc = oom(ld);
+        goto out;
+    }
+    if (fread(buf, 1, size, f) != size || ferror(f)) {
+        rc = fail(ld, HL_EIO, NULL, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    j = json_loadb(buf, size, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
         rc = fail(ld, HL_EINVAL, NULL, "line %d, column %d: bad JSON: %s", je.line, je.column, je.text);
         goto out;
@@ -532,6 +544,7 @@ static int read_json(loader_t *ld, const char *path, json_t **out)
     }
     *out = j;
 out:
+    free(buf);
     fclose(f);
     return rc;
 }
@@ -573,22 +586,25 @@ static int get_string(loader_t *ld, json_t *obj, const char *path, const char *k
                       const char **out)
 {
     char p[160];
+    const char *why;
     json_t *v = json_object_get(obj, key);
-    snprintf(p, sizeof(p), "%s/%s", path, key);
     *out = NULL;
     if (v == NULL || (json_is_null(v) && !required)) {
-        if (required)
-            return fail(ld, HL_EINVAL, p, "missing");
-        return HL_OK;
+        if (!required)
+            return HL_OK;
+        why = "missing";
+    } else if (!json_is_string(v)) {
+        why = "must be a string";
+    } else if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v)) {
+        why = "must be a non-empty string without NUL";
+    } else if (!valid_utf8(json_string_value(v))) {
+        why = "invalid UTF-8";
+    } else {
+        *out = arena_strdup(&ld->tax->arena, json_string_value(v));
+        return *out != NULL ? HL_OK : oom(ld);
     }
-    if (!json_is_string(v))
-        return fail(ld, HL_EINVAL, p, "must be a string");
-    if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
-        return fail(ld, HL_EINVAL, p, "must be a non-empty string without NUL");
-    if (!valid_utf8(json_string_value(v)))
-        return fail(ld, HL_EINVAL, p, "invalid UTF-8");
-    *out = arena_strdup(&ld->tax->arena, json_string_value(v));
-    return *out != NULL ? HL_OK : oom(ld);
+    snprintf(p, sizeof(p), "%s/%s", path, key);
+    return fail(ld, HL_EINVAL, p, "%s", why);
 }
 
 static int get_bool(loader_t *ld, json_t *obj, const char *path, const char *key, bool dflt, bool *out)
@@ -1271,19 +1287,20 @@ static int build_automaton(loader_t *ld, const char *dir)
             pattern_t *p = &pats[n_pats];
             size_t bad = 0;
             const char *text = term->aliases[a].text;
-            alias_path(tax, t, a, path, sizeof(path));
             rc = fold_symbols(text, strlen(text), &p->syms, &p->n, &bad);
             if (rc == HL_ENOMEM) {
                 rc = oom(ld);
                 goto out;
             }
             if (rc != HL_OK) {
+                alias_path(tax, t, a, path, sizeof(path));
                 rc = fail(ld, HL_EINVAL, path, "invalid UTF-8 in alias");
                 goto out;
             }
             n_pats++;
             for (i = 0; i < p->n; i++) {
                 if (p->syms[i] == SYM_W) {
+                    alias_path(tax, t, a, path, sizeof(path));
                     rc = fail(ld, HL_EINVAL, path,
                               "alias \"%s\" has a letter outside the Latin script, which can never match",
                               text);
@@ -1291,11 +1308,13 @@ static int build_automaton(loader_t *ld, const char *dir)
                 }
             }
             if (p->n < 3 || p->syms[1] >= SYM_SEP || p->syms[p->n - 2] >= SYM_SEP) {
+                alias_path(tax, t, a, path, sizeof(path));
                 rc =
                     fail(ld, HL_EINVAL, path, "alias \"%s\" must start and end with a letter or digit", text);
                 goto out;
             }
             if (p->n > MAX_PATTERN_SYMS) {
+                alias_path(tax, t, a, path, sizeof(path));
                 rc = fail(ld, HL_EINVAL, path, "alias \"%s\" is too long", text);
                 goto out;
             }
