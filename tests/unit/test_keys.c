@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,4 +359,87 @@ Test(keys, cli_skips_missing_contacts_table)
 {
     exec("DROP TABLE contact_terms, contact_categories, contacts");
     cr_assert_eq(run_admin(hl_admin_keys, "keys", "reencrypt", NULL, NULL), 0);
+}
+
+static uint32_t get_key_id(const PGresult *res)
+{
+    uint32_t kid = 0;
+
+    cr_assert_eq(hl_crypto_envelope_key_id((const uint8_t *)PQgetvalue(res, 0, 0),
+                                           (size_t)PQgetlength(res, 0, 0), &kid),
+                 HL_OK);
+    return kid;
+}
+
+/* A writer that changes a field while the re-encryption waits for its row lock must win:
+ * the batch sees the new value (FOR UPDATE re-reads it), never overwrites it with a stale one. */
+typedef struct reenc_job {
+    hl_crypto_keyring_t *kr;
+    hl_keys_stats_t st;
+    int rc;
+} reenc_job_t;
+
+static void *reenc_thread(void *arg)
+{
+    reenc_job_t *job = arg;
+
+    job->rc = hl_keys_reencrypt(conn, job->kr, notes_cols, 1, 100, NULL, NULL, &job->st);
+    return NULL;
+}
+
+Test(keys, concurrent_writer_is_not_overwritten)
+{
+    hl_crypto_keyring_t *kr1 = load(), *kr2 = NULL;
+    PGconn *other = hl_pgtest_connect(&db);
+    reenc_job_t job;
+    pthread_t t;
+    uint32_t id = 0;
+    char id3[37], *pt = NULL;
+    uint8_t ct[128];
+    size_t ctlen = 0, ptlen = 0;
+
+    exec("CREATE TABLE notes (id uuid PRIMARY KEY, body bytea, title bytea)");
+    for (int i = 0; i < 8; i++)
+        insert_note(kr1, i);
+    cr_assert_eq(hl_crypto_keyring_rotate(key_path, &id), HL_OK);
+    kr2 = load();
+
+    /* Another session (a daemon that has not reloaded: still key 1) rewrites note 3. */
+    note_id(3, id3);
+    hl_crypto_ad_t ad = {"notes", "body", id3};
+    cr_assert_eq(hl_crypto_seal(kr1, &ad, (const uint8_t *)"rewritten", 9, ct, sizeof(ct), &ctlen), HL_OK);
+    PGresult *res = PQexec(other, "BEGIN");
+    PQclear(res);
+    const char *values[2] = {(const char *)ct, id3};
+    const int lengths[2] = {(int)ctlen, 0}, formats[2] = {1, 0};
+    res =
+        PQexecParams(other, "UPDATE notes SET body = $1 WHERE id = $2", 2, NULL, values, lengths, formats, 0);
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(other));
+    PQclear(res);
+
+    job.kr = kr2;
+    job.rc = 99;
+    cr_assert_eq(pthread_create(&t, NULL, reenc_thread, &job), 0);
+    usleep(300 * 1000); /* the re-encryption now waits for note 3's lock */
+    res = PQexec(other, "COMMIT");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(job.rc, HL_OK);
+    cr_assert_eq(job.st.resealed, 8);
+    cr_assert_eq(job.st.remaining, 0);
+
+    res = PQexecParams(conn, "SELECT body FROM notes WHERE id = '00000000-0000-4000-8000-000000000003'", 0,
+                       NULL, NULL, NULL, NULL, 1);
+    cr_assert_eq(PQntuples(res), 1);
+    cr_assert_eq(get_key_id(res), 2);
+    cr_assert_eq(hl_crypto_open_alloc(kr2, &ad, (const uint8_t *)PQgetvalue(res, 0, 0),
+                                      (size_t)PQgetlength(res, 0, 0), &pt, &ptlen),
+                 HL_OK);
+    cr_assert_str_eq(pt, "rewritten");
+    hl_crypto_wipe_free(pt, ptlen);
+    PQclear(res);
+    PQfinish(other);
+    hl_crypto_keyring_free(kr1);
+    hl_crypto_keyring_free(kr2);
 }
