@@ -1,7 +1,10 @@
--- Daily statistics rollup, maintained by helplined in the same transaction as every
+-- Statistics rollups, daily and monthly, maintained by helplined in the same transaction as every
 -- contact write and PATCH, so statistics read cells (not contacts) and never disagree with
 -- the contacts. Keyed by canonical codes (design.md invariant 4). Days are UTC dates of
 -- started_at. Suggested categories are not counted (only given and mapped).
+--
+-- stats_monthly holds the same cells by calendar month, so a quarter reads three months of
+-- cells instead of ninety days; stats_daily serves the partial months of a date range.
 --
 -- level 'total':       one row per contact (category = subcategory = '')
 -- level 'category':    one row per distinct top-level category of the contact
@@ -54,3 +57,15 @@ FROM counted GROUP BY 1, 2, 4, 6, 7, 8, 9, 10
 UNION ALL
 SELECT helpline_id, day, 'subcategory', top, code, age_band, gender, channel, contact_type, region, count(*)
 FROM counted GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10;
+
+CREATE TABLE stats_monthly (LIKE stats_daily INCLUDING CONSTRAINTS);
+ALTER TABLE stats_monthly RENAME COLUMN day TO month;
+ALTER TABLE stats_monthly ADD PRIMARY KEY
+    (helpline_id, level, month, category, subcategory, age_band, gender, channel, contact_type, region);
+ALTER TABLE stats_monthly ADD FOREIGN KEY (helpline_id) REFERENCES helplines (id);
+ALTER TABLE stats_monthly ADD CHECK (month = date_trunc('month', month)::date);
+
+INSERT INTO stats_monthly
+SELECT helpline_id, date_trunc('month', day)::date, level, category, subcategory, age_band, gender, channel,
+       contact_type, region, sum(contacts)
+FROM stats_daily GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;

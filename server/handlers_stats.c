@@ -390,7 +390,7 @@ void hl_handle_report(hl_request_t *req, void *arg)
                               .counselling_only = report_tables[i].counselling_only};
         snprintf(q.from, sizeof(q.from), "%04d-%02d-01", year, (quarter - 1) * 3 + 1);
         snprintf(q.to, sizeof(q.to), "%04d-%s", year, ends[quarter - 1]);
-        memcpy(q.dims, report_tables[i].dims, sizeof(q.dims));
+        memcpy(q.dims, report_tables[i].dims, report_tables[i].ndims * sizeof(q.dims[0]));
         rc = hl_stats_fetch(conn, tax, &q, &tables[i]);
         if (rc != HL_OK)
             break;

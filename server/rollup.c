@@ -26,11 +26,20 @@ struct hl_rollup {
 };
 
 const char HL_ROLLUP_SQL[] =
-    "INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, gender, channel,"
+    "WITH x AS (SELECT * FROM json_to_recordset($1::json)"
+    " AS x(h int8, d date, l text, c text, sc text, a text, g text, ch text, t text, r text, n int8)),"
+    " daily AS (INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, "
+    "gender,"
+    " channel, contact_type, region, contacts) SELECT h, d, l, c, sc, a, g, ch, t, r, n FROM x"
+    " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type, "
+    "region)"
+    " DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)"
+    " INSERT INTO stats_monthly AS s (helpline_id, month, level, category, subcategory, age_band, gender, "
+    "channel,"
     " contact_type, region, contacts)"
-    " SELECT h, d::date, l, c, sc, a, g, ch, t, r, n FROM json_to_recordset($1::json)"
-    " AS x(h int8, d text, l text, c text, sc text, a text, g text, ch text, t text, r text, n int8)"
-    " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type,"
+    " SELECT h, date_trunc('month', d)::date, l, c, sc, a, g, ch, t, r, sum(n) FROM x"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 3, 2, 4, 5, 6, 7, 8, 9, 10"
+    " ON CONFLICT (helpline_id, level, month, category, subcategory, age_band, gender, channel, contact_type,"
     " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts";
 
 int hl_rollup_new(hl_rollup_t **out)

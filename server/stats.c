@@ -204,20 +204,61 @@ static char *helplines_array(const hl_stats_query_t *q)
     return s;
 }
 
-#define WHERE_SQL                                                                                            \
+/*
+ * The cells of a date range: whole calendar months from stats_monthly, the days of partial
+ * months at either end from stats_daily ($3..$4 the range, $5..$6 the first days of the
+ * first and last whole month, NULL when there is none).
+ */
+#define SOURCE_SQL(filter)                                                                                   \
+    " FROM (SELECT month AS day, category, subcategory, age_band, gender, channel, contact_type, region, "   \
+    "contacts"                                                                                               \
+    " FROM stats_monthly WHERE $5::date IS NOT NULL AND helpline_id = ANY($1::int8[]) AND level = $2"        \
+    " AND month BETWEEN $5::date AND $6::date" filter                                                        \
+    " UNION ALL SELECT day, category, subcategory, age_band, gender, channel, contact_type, region, "        \
+    "contacts"                                                                                               \
     " FROM stats_daily WHERE helpline_id = ANY($1::int8[]) AND level = $2 AND day BETWEEN $3::date AND "     \
-    "$4::date"
+    "$4::date"                                                                                               \
+    " AND ($5::date IS NULL OR day < $5::date OR day >= $6::date + interval '1 month')" filter ") u"
 #define COUNSELLING_SQL " AND contact_type IN ('counselling', 'information', 'referral')"
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return days[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/* The first days of the first and last whole month within FROM..TO; false when none. */
+static bool whole_months(const char *from, const char *to, char first[16], char last[16])
+{
+    int fy = atoi(from), fm = atoi(from + 5), fd = atoi(from + 8);
+    int ty = atoi(to), tm = atoi(to + 5), td = atoi(to + 8);
+
+    if (fd != 1 && ++fm > 12) {
+        fm = 1;
+        fy++;
+    }
+    if (td != days_in_month(ty, tm) && --tm < 1) {
+        tm = 12;
+        ty--;
+    }
+    if (fy > ty || (fy == ty && fm > tm))
+        return false;
+    snprintf(first, 16, "%04d-%02d-01", fy, fm);
+    snprintf(last, 16, "%04d-%02d-01", ty, tm);
+    return true;
+}
 
 static PGresult *run(PGconn *conn, const hl_stats_query_t *q, const char *sql, const char *level)
 {
     char *helplines = helplines_array(q);
-    const char *values[4] = {helplines, level, q->from, q->to};
+    char first[16], last[16];
+    bool months = whole_months(q->from, q->to, first, last);
+    const char *values[6] = {helplines, level, q->from, q->to, months ? first : NULL, months ? last : NULL};
     PGresult *res;
 
     if (helplines == NULL)
         return NULL;
-    res = PQexecParams(conn, sql, 4, NULL, values, NULL, NULL, 0);
+    res = PQexecParams(conn, sql, 6, NULL, values, NULL, NULL, 0);
     free(helplines);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         hl_log(HL_LOG_ERROR, "statistics query failed: %s", PQresultErrorMessage(res));
@@ -229,12 +270,10 @@ static PGresult *run(PGconn *conn, const hl_stats_query_t *q, const char *sql, c
 
 int hl_stats_total(PGconn *conn, const hl_stats_query_t *q, uint64_t *out)
 {
-    char sql[512];
-    PGresult *res;
+    const char *sql = q->counselling_only ? "SELECT coalesce(sum(contacts), 0)" SOURCE_SQL(COUNSELLING_SQL)
+                                          : "SELECT coalesce(sum(contacts), 0)" SOURCE_SQL("");
+    PGresult *res = run(conn, q, sql, "total");
 
-    snprintf(sql, sizeof(sql), "SELECT coalesce(sum(contacts), 0)" WHERE_SQL "%s",
-             q->counselling_only ? COUNSELLING_SQL : "");
-    res = run(conn, q, sql, "total");
     if (res == NULL)
         return HL_EDB;
     *out = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -246,7 +285,7 @@ int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_
 {
     hl_stats_table_t *t = calloc(1, sizeof(*t));
     vocab_t vb[HL_DISCLOSURE_MAX_DIMS] = {{0}};
-    char sql[1024], cols[256] = "";
+    char sql[2048], cols[256] = "";
     size_t len = 0;
     PGresult *res = NULL;
     int rc = HL_ENOMEM;
@@ -260,8 +299,8 @@ int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_
         if ((rc = vocabulary(tax, q, q->dims[d], &vb[d])) != HL_OK)
             goto out;
     }
-    snprintf(sql, sizeof(sql), "SELECT %ssum(contacts)" WHERE_SQL "%s GROUP BY %.*s", cols,
-             q->counselling_only ? COUNSELLING_SQL : "", (int)(len - 2), cols);
+    snprintf(sql, sizeof(sql), "SELECT %ssum(contacts)%s GROUP BY %.*s", cols,
+             q->counselling_only ? SOURCE_SQL(COUNSELLING_SQL) : SOURCE_SQL(""), (int)(len - 2), cols);
     res = run(conn, q, sql, level_of(q));
     if (res == NULL) {
         rc = HL_EDB;

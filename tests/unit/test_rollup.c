@@ -202,5 +202,12 @@ Test(rollup_db, writer_rollup_equals_recount, .init = setup, .fini = teardown, .
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contacts"), 180);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'total'"), 180);
     cr_assert_eq(hl_pgtest_scalar(conn, recount), 0, "rollup differs from a recount of the contacts");
+    cr_assert_eq(hl_pgtest_scalar(conn,
+                                  "SELECT count(*) FROM ((SELECT helpline_id, date_trunc('month', day)::date,"
+                                  " level, category, subcategory, age_band, gender, channel, contact_type,"
+                                  " region, sum(contacts) FROM stats_daily GROUP BY 1, 2, 3, 4, 5, 6, 7, 8,"
+                                  " 9, 10 HAVING sum(contacts) > 0) EXCEPT (SELECT * FROM stats_monthly"
+                                  " WHERE contacts > 0)) x"),
+                 0, "the monthly rollup differs from the daily one");
     PQfinish(conn);
 }
