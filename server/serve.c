@@ -6,7 +6,9 @@
  * sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what is queued,
  * answer it), then close; SIGHUP reloads the taxonomy and log_level.
  */
+#include <malloc.h>
 #include <signal.h>
+#include <sodium/utils.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,21 @@
 #include "admin.h"
 #include "app.h"
 #include "log.h"
+
+/* jansson holds copies of request bodies (names, phone numbers, summaries) while it parses
+ * and builds them: every block it frees is wiped first. */
+static void *json_alloc(size_t size)
+{
+    return malloc(size);
+}
+
+static void json_wipe_free(void *p)
+{
+    if (p != NULL) {
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
 
 static int authenticate(void *arg, const char *token, const char *client_ip, hl_principal_t *out)
 {
@@ -45,6 +62,7 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     int sig, status = 1;
 
     pthread_mutex_init(&app.tax_lock, NULL);
+    json_set_alloc_funcs(json_alloc, json_wipe_free);
     /* Block before any thread starts, so every thread inherits the mask. */
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
