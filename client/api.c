@@ -136,7 +136,8 @@ int hl_cli_api_request(hl_cli_api_t *api, const char *method, const char *path, 
             snprintf(resp->error, sizeof(resp->error), "the reply is larger than %u bytes",
                      HL_CLI_MAX_RESPONSE);
         else
-            snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+            snprintf(resp->error, sizeof(resp->error), "%s",
+                     errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
         rc = cc == CURLE_OUT_OF_MEMORY ? HL_ENOMEM : HL_EIO;
         goto out;
     }
@@ -199,8 +200,10 @@ int hl_cli_api_report(hl_cli_api_t *api, FILE *err, int rc, const hl_cli_respons
     char msg[512];
 
     if (rc == HL_EIO) {
-        fprintf(err, "error: cannot reach the server at %s: %s (is helplined running? check HELPLINE_URL or --url)\n",
-                api->url, resp->error);
+        fprintf(
+            err,
+            "error: cannot reach the server at %s: %s (is helplined running? check HELPLINE_URL or --url)\n",
+            api->url, resp->error);
     } else if (rc != HL_OK) {
         fprintf(err, "error: %s\n", hl_strerror(rc));
     } else if (status != HL_CLI_EXIT_OK) {

@@ -108,8 +108,9 @@ void hl_cli_print_outcome(FILE *out, json_t *reply)
         {
             const char *src = json_string_value(json_object_get(v, "source"));
             fprintf(out, "  %-45s %s  [%s%s]\n", json_string_value(json_object_get(v, "code")),
-                    json_string_value(json_object_get(v, "label")) ? json_string_value(json_object_get(v, "label"))
-                                                                    : "",
+                    json_string_value(json_object_get(v, "label"))
+                        ? json_string_value(json_object_get(v, "label"))
+                        : "",
                     src != NULL ? src : "?",
                     src != NULL && strcmp(src, "suggested") == 0 ? ": not counted until confirmed" : "");
         }
@@ -130,8 +131,8 @@ void hl_cli_print_outcome(FILE *out, json_t *reply)
         if (i == 0)
             fputs("terminology:\n", out);
         if ((avoid || caution) && preferred != NULL)
-            fprintf(out, "  you wrote '%s': %s term is '%s'\n", what,
-                    avoid ? "the preferred" : "a clearer", preferred);
+            fprintf(out, "  you wrote '%s': %s term is '%s'\n", what, avoid ? "the preferred" : "a clearer",
+                    preferred);
         else
             fprintf(out, "  '%s' (%s)\n", what, verdict != NULL ? verdict : "noted");
     }

@@ -63,8 +63,11 @@ void hl_cli_print_outcome(FILE *out, json_t *reply);
 #define HL_CLI_OPT_URL        0x101
 #define HL_CLI_OPT_TOKEN_FILE 0x102
 #define HL_CLI_COMMON_LONGOPTS                                                                               \
-    {"url", required_argument, NULL, HL_CLI_OPT_URL},                                                       \
-        {"token-file", required_argument, NULL, HL_CLI_OPT_TOKEN_FILE}, {"help", no_argument, NULL, 'h'}
+    {"url", required_argument, NULL, HL_CLI_OPT_URL},                                                        \
+        {"token-file", required_argument, NULL, HL_CLI_OPT_TOKEN_FILE},                                      \
+    {                                                                                                        \
+        "help", no_argument, NULL, 'h'                                                                       \
+    }
 
 /* True when OPT was --url or --token-file (stored in CTX). */
 bool hl_cli_common_opt(hl_cli_ctx_t *ctx, int opt, const char *arg);
@@ -72,7 +75,7 @@ bool hl_cli_common_opt(hl_cli_ctx_t *ctx, int opt, const char *arg);
 /* The "Options" lines shared by the commands' usage texts. */
 #define HL_CLI_COMMON_OPTIONS                                                                                \
     "  --url URL            the daemon (default HELPLINE_URL, then the config file)\n"                       \
-    "  --token-file FILE    read the access token from FILE (mode 0600 or stricter)\n"                      \
+    "  --token-file FILE    read the access token from FILE (mode 0600 or stricter)\n"                       \
     "  -h, --help           this text\n"
 
 #endif

@@ -69,9 +69,8 @@ static int open_private(const char *path, const char *what, bool may_be_missing,
         return HL_EIO;
     }
     if ((st.st_mode & 077) != 0) {
-        seterr(err, errlen,
-               "%s %s has mode %04o: group or others may read it; refusing (chmod 600 %s)", what, path,
-               (unsigned)(st.st_mode & 07777), path);
+        seterr(err, errlen, "%s %s has mode %04o: group or others may read it; refusing (chmod 600 %s)", what,
+               path, (unsigned)(st.st_mode & 07777), path);
         close(fd);
         return HL_EPERM;
     }
@@ -239,8 +238,7 @@ int hl_cli_config_resolve(const hl_cli_config_in_t *in, hl_cli_config_t *out, ch
     else if (fc->url[0] != '\0')
         rc = set_url(cfg.url, fc->url, in->config_path, err, errlen);
     else {
-        seterr(err, errlen,
-               "no server URL: set HELPLINE_URL, pass --url, or put 'url = ...' in %s",
+        seterr(err, errlen, "no server URL: set HELPLINE_URL, pass --url, or put 'url = ...' in %s",
                in->config_path != NULL ? in->config_path : "~/.config/helpline/config");
         rc = HL_EINVAL;
     }

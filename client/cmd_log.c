@@ -15,20 +15,20 @@
     "Record flags:\n"                                                                                        \
     "  --type TYPE              counselling information referral silent hang_up missed abusive\n"            \
     "                           prank wrong_number thank_you other\n"                                        \
-    "  --age N|unknown          the child's age, 0..25\n"                                                     \
+    "  --age N|unknown          the child's age, 0..25\n"                                                    \
     "  --gender G               girl boy non_binary unknown\n"                                               \
     "  --region R               urban town rural unknown\n"                                                  \
     "  --relationship R         the caller: self parent caregiver relative sibling friend partner\n"         \
     "                           teacher professional neighbour stranger other unknown\n"                     \
-    "  --category CODE          a taxonomy code (repeatable; see helpline taxonomy)\n"                      \
-    "  --local-category LABEL   a label of your helpline's mapping (repeatable)\n"                          \
+    "  --category CODE          a taxonomy code (repeatable; see helpline taxonomy)\n"                       \
+    "  --local-category LABEL   a label of your helpline's mapping (repeatable)\n"                           \
     "  --action ACTION          direct_intervention resources_recommended referral.child_protection\n"       \
     "                           referral.healthcare referral.law_enforcement referral.mental_health\n"       \
     "                           referral.other_organisation referral.school_counsellor report.csam\n"        \
     "                           other (repeatable)\n"                                                        \
     "  --urgency U              non_critical urgent critical\n"                                              \
     "  --summary-file FILE      the summary from FILE ('-': standard input); never on the command\n"         \
-    "                           line, so it stays out of shell history\n"                                   \
+    "                           line, so it stays out of shell history\n"                                    \
     "  --print-json             print the server's reply as JSON\n"
 
 static const char usage_log[] =
@@ -44,8 +44,8 @@ static const char usage_log[] =
     "  --started-at TIME        RFC 3339 (default: now)\n"
     "  --ended-at TIME          RFC 3339\n"
     "  --duration MIN           ended_at = started_at + MIN minutes\n"
-    "  --source-id ID           the record's id in your system (sending it twice stores it once)\n" RECORD_FLAGS
-    "\nOptions:\n" HL_CLI_COMMON_OPTIONS;
+    "  --source-id ID           the record's id in your system (sending it twice stores it "
+    "once)\n" RECORD_FLAGS "\nOptions:\n" HL_CLI_COMMON_OPTIONS;
 
 /* Prints the reply of POST /v1/contacts. */
 static void print_created(FILE *out, json_t *reply)
@@ -56,7 +56,8 @@ static void print_created(FILE *out, json_t *reply)
     if (status != NULL && strcmp(status, "duplicate") == 0)
         fprintf(out, "already stored: %s (this source id was logged before; nothing changed)\n", id);
     else if (status != NULL && strcmp(status, "spooled") == 0)
-        fprintf(out, "accepted: %s (the database is busy; it is safely queued and will be stored shortly)\n", id);
+        fprintf(out, "accepted: %s (the database is busy; it is safely queued and will be stored shortly)\n",
+                id);
     else
         fprintf(out, "stored: %s\n", id != NULL ? id : "?");
     hl_cli_print_outcome(out, reply);
@@ -127,11 +128,12 @@ int hl_cli_cmd_log(hl_cli_ctx_t *ctx, int argc, char **argv)
         goto out;
     }
     if (a.json_file == NULL && a.n_fields == 0 && !isatty(STDIN_FILENO)) {
-        status = hl_cli_usage_error(ctx, usage_log,
-                                    "log: no record given: use --json FILE or flags (the form needs a terminal)");
+        status = hl_cli_usage_error(
+            ctx, usage_log, "log: no record given: use --json FILE or flags (the form needs a terminal)");
         goto out;
     }
-    if (a.json_file == NULL && a.n_fields > 0 && hl_cli_record_complete(a.body, hl_cli_now_us(), err, sizeof(err)) != HL_OK) {
+    if (a.json_file == NULL && a.n_fields > 0 &&
+        hl_cli_record_complete(a.body, hl_cli_now_us(), err, sizeof(err)) != HL_OK) {
         status = hl_cli_usage_error(ctx, usage_log, "log: %s", err);
         goto out;
     }

@@ -195,8 +195,8 @@ static int fetch(hl_cli_ctx_t *ctx, const report_opts_t *o)
 
     if (o->year == NULL || o->quarter == NULL || o->out == NULL)
         return hl_cli_usage_error(ctx, usage_report, "report fetch: --year, --quarter and -o are required");
-    if (strspn(o->year, "0123456789") != strlen(o->year) || strspn(o->quarter, "1234") != strlen(o->quarter) ||
-        strlen(o->year) != 4 || strlen(o->quarter) != 1)
+    if (strspn(o->year, "0123456789") != strlen(o->year) ||
+        strspn(o->quarter, "1234") != strlen(o->quarter) || strlen(o->year) != 4 || strlen(o->quarter) != 1)
         return hl_cli_usage_error(ctx, usage_report, "report fetch: --year YYYY and --quarter 1..4");
     if (o->k != NULL && (strspn(o->k, "0123456789") != strlen(o->k) || strlen(o->k) == 0 || strlen(o->k) > 6))
         return hl_cli_usage_error(ctx, usage_report, "report fetch: --k must be a whole number");
@@ -228,9 +228,9 @@ static int fetch(hl_cli_ctx_t *ctx, const report_opts_t *o)
     if (o->csv)
         fprintf(ctx->out, "wrote %s (CSV)\n", o->out);
     else
-        fprintf(ctx->out, "wrote %s: %s %lld Q%lld, signed by key id %s\n", o->out, doc_str(doc, "helpline", "code"),
-                doc_int(doc, "period", "year"), doc_int(doc, "period", "quarter"),
-                doc_str(doc, "signature", "key_id"));
+        fprintf(ctx->out, "wrote %s: %s %lld Q%lld, signed by key id %s\n", o->out,
+                doc_str(doc, "helpline", "code"), doc_int(doc, "period", "year"),
+                doc_int(doc, "period", "quarter"), doc_str(doc, "signature", "key_id"));
 out:
     json_decref(doc);
     hl_cli_response_free(&resp);
@@ -253,8 +253,8 @@ static int claimed_code(const char *text, size_t len, char *code, size_t cap)
 
 /* Reads FILE and verifies it with KEY (base64) or the matching key in KEYS_TEXT. Prints why not.
  * On success *DOC (optional) gets the document and PK the key. Returns an exit status. */
-static int verify_one(hl_cli_ctx_t *ctx, const char *file, const char *key, const char *keys_text, json_t **doc,
-                      uint8_t pk[HL_CRYPTO_SIGN_PK_BYTES])
+static int verify_one(hl_cli_ctx_t *ctx, const char *file, const char *key, const char *keys_text,
+                      json_t **doc, uint8_t pk[HL_CRYPTO_SIGN_PK_BYTES])
 {
     hl_report_error_t rerr = {{0}};
     char *text = NULL, code[80], err[256], kid[HL_CRYPTO_SIGN_KEY_ID_LEN + 1];
@@ -367,8 +367,8 @@ static int merge(hl_cli_ctx_t *ctx, const report_opts_t *o, int nfiles, char **f
     int status = HL_CLI_EXIT_USAGE, rc;
 
     if (nfiles < 1 || o->out == NULL || o->key_file == NULL || o->keys == NULL)
-        return hl_cli_usage_error(ctx, usage_report,
-                                  "report merge: give FILE... -o FILE --key-file SIGNING_KEY --keys KEYS_FILE");
+        return hl_cli_usage_error(
+            ctx, usage_report, "report merge: give FILE... -o FILE --key-file SIGNING_KEY --keys KEYS_FILE");
     if (!o->force && strcmp(o->out, "-") != 0 && access(o->out, F_OK) == 0) {
         fprintf(ctx->err, "helpline: %s exists; refusing to overwrite it (--force replaces it)\n", o->out);
         return HL_CLI_EXIT_USAGE;
@@ -395,16 +395,19 @@ static int merge(hl_cli_ctx_t *ctx, const report_opts_t *o, int nfiles, char **f
     network.name = o->name != NULL ? o->name : network.code;
     status = HL_CLI_EXIT_USAGE;
     if (network.code == NULL) {
-        hl_cli_usage_error(ctx, usage_report, "report merge: the inputs name no common network: give --network CODE");
+        hl_cli_usage_error(ctx, usage_report,
+                           "report merge: the inputs name no common network: give --network CODE");
         goto out;
     }
     if (network.country == NULL) {
-        hl_cli_usage_error(ctx, usage_report, "report merge: the inputs are from several countries: give --country CC");
+        hl_cli_usage_error(ctx, usage_report,
+                           "report merge: the inputs are from several countries: give --country CC");
         goto out;
     }
     if (hl_crypto_init() != HL_OK || hl_crypto_signer_load(o->key_file, &signer) != HL_OK) {
-        fprintf(ctx->err, "helpline: cannot load the signing key %s (a 32-byte file of mode 0400 or 0600, "
-                          "as 'helplined keygen -o FILE' makes)\n",
+        fprintf(ctx->err,
+                "helpline: cannot load the signing key %s (a 32-byte file of mode 0400 or 0600, "
+                "as 'helplined keygen -o FILE' makes)\n",
                 o->key_file);
         goto out;
     }
@@ -415,7 +418,8 @@ static int merge(hl_cli_ctx_t *ctx, const report_opts_t *o, int nfiles, char **f
     rc = hl_report_merge(docs, (const uint8_t(*)[HL_CRYPTO_SIGN_PK_BYTES])pks, n, &network, generated, signer,
                          &merged, &rerr);
     if (rc != HL_OK) {
-        fprintf(ctx->err, "error: cannot merge: %s\n", rerr.message[0] != '\0' ? rerr.message : hl_strerror(rc));
+        fprintf(ctx->err, "error: cannot merge: %s\n",
+                rerr.message[0] != '\0' ? rerr.message : hl_strerror(rc));
         status = HL_CLI_EXIT_SERVER;
         goto out;
     }

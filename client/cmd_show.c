@@ -101,8 +101,8 @@ static void print_contact(FILE *out, json_t *c)
         if (i == 0)
             fputs("terminology\n", out);
         if (json_string_value(json_object_get(v, "preferred")) != NULL)
-            fprintf(out, "  %s (%s in the %s): the preferred term is '%s'\n", str(v, "term"), str(v, "verdict"),
-                    str(v, "field"), str(v, "preferred"));
+            fprintf(out, "  %s (%s in the %s): the preferred term is '%s'\n", str(v, "term"),
+                    str(v, "verdict"), str(v, "field"), str(v, "preferred"));
         else
             fprintf(out, "  %s (%s in the %s)\n", str(v, "term"), str(v, "verdict"), str(v, "field"));
     }
@@ -126,7 +126,7 @@ int hl_cli_cmd_show(hl_cli_ctx_t *ctx, int argc, char **argv)
 
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (hl_cli_common_opt(ctx, opt, optarg))
             continue;
         if (opt == 'h') {
@@ -136,8 +136,8 @@ int hl_cli_cmd_show(hl_cli_ctx_t *ctx, int argc, char **argv)
         if (opt == 'j')
             as_json = true;
         else
-            return hl_cli_usage_error(ctx, usage_show, "show: %s %s", opt == ':' ? "missing value for" : "unknown option",
-                                      argv[optind - 1]);
+            return hl_cli_usage_error(ctx, usage_show, "show: %s %s",
+                                      opt == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
     }
     if (argc - optind != 1)
         return hl_cli_usage_error(ctx, usage_show, "show: give one contact ID");
@@ -251,9 +251,10 @@ int hl_cli_cmd_update(hl_cli_ctx_t *ctx, int argc, char **argv)
     } else if (a.print_json) {
         fprintf(ctx->out, "%s\n", resp.body);
     } else {
-        fprintf(ctx->out, "updated: %s\n", json_string_value(json_object_get(reply, "id")) != NULL
-                                               ? json_string_value(json_object_get(reply, "id"))
-                                               : a.id);
+        fprintf(ctx->out, "updated: %s\n",
+                json_string_value(json_object_get(reply, "id")) != NULL
+                    ? json_string_value(json_object_get(reply, "id"))
+                    : a.id);
         hl_cli_print_outcome(ctx->out, reply);
     }
 out:

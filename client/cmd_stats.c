@@ -55,12 +55,16 @@ static bool add_param(char *q, size_t cap, const char *name, const char *value)
 int hl_cli_cmd_stats(hl_cli_ctx_t *ctx, int argc, char **argv)
 {
     enum { O_FROM = 0x300, O_TO, O_BY, O_K, O_CSV, O_JSON, O_HELPLINE, O_NOBARS };
-    static const struct option longopts[] = {
-        {"from", required_argument, NULL, O_FROM}, {"to", required_argument, NULL, O_TO},
-        {"by", required_argument, NULL, O_BY},     {"k", required_argument, NULL, O_K},
-        {"csv", no_argument, NULL, O_CSV},         {"json", no_argument, NULL, O_JSON},
-        {"helpline", required_argument, NULL, O_HELPLINE}, {"no-bars", no_argument, NULL, O_NOBARS},
-        HL_CLI_COMMON_LONGOPTS,                    {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"from", required_argument, NULL, O_FROM},
+                                             {"to", required_argument, NULL, O_TO},
+                                             {"by", required_argument, NULL, O_BY},
+                                             {"k", required_argument, NULL, O_K},
+                                             {"csv", no_argument, NULL, O_CSV},
+                                             {"json", no_argument, NULL, O_JSON},
+                                             {"helpline", required_argument, NULL, O_HELPLINE},
+                                             {"no-bars", no_argument, NULL, O_NOBARS},
+                                             HL_CLI_COMMON_LONGOPTS,
+                                             {NULL, 0, NULL, 0}};
     const char *from = NULL, *to = NULL, *by = NULL, *k = NULL, *helpline = NULL;
     bool csv = false, as_json = false, bars = true;
     hl_cli_api_t *api = NULL;
@@ -71,7 +75,7 @@ int hl_cli_cmd_stats(hl_cli_ctx_t *ctx, int argc, char **argv)
 
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (hl_cli_common_opt(ctx, opt, optarg))
             continue;
         switch (opt) {

@@ -46,7 +46,7 @@ int hl_cli_cmd_taxonomy(hl_cli_ctx_t *ctx, int argc, char **argv)
 
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (hl_cli_common_opt(ctx, opt, optarg))
             continue;
         if (opt == 'h') {
@@ -131,8 +131,9 @@ int hl_cli_cmd_classify(hl_cli_ctx_t *ctx, int argc, char **argv)
         } else if (opt == 'l') {
             json_array_append_new(locals, json_string(optarg));
         } else {
-            status = hl_cli_usage_error(ctx, usage_classify, "classify: %s %s",
-                                        opt == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+            status =
+                hl_cli_usage_error(ctx, usage_classify, "classify: %s %s",
+                                   opt == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
             goto out;
         }
     }

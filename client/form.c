@@ -302,7 +302,19 @@ static bool counselling(const form_t *f)
     return f->type >= 0 && hl_contact_type_is_counselling((hl_contact_type_t)f->type);
 }
 
-enum { F_CHANNEL = 1, F_TYPE, F_AGE, F_GENDER, F_REGION, F_RELATIONSHIP, F_CATEGORIES, F_URGENCY, F_PHONE, F_SUMMARY, F_N };
+enum {
+    F_CHANNEL = 1,
+    F_TYPE,
+    F_AGE,
+    F_GENDER,
+    F_REGION,
+    F_RELATIONSHIP,
+    F_CATEGORIES,
+    F_URGENCY,
+    F_PHONE,
+    F_SUMMARY,
+    F_N
+};
 
 /* Asks field FIELD; -2 at end of input, HL_ENOMEM, else 0. */
 static int ask(form_t *f, int field)
@@ -414,19 +426,33 @@ static int build(form_t *f, int64_t now_us, json_t **out)
             goto out;
         if (f->age >= 0 && json_object_set_new(child, "age", json_integer(f->age)) != 0)
             goto out;
-        if (f->gender >= 0 && json_object_set_new(child, "gender", json_string(hl_cli_gender_name(f->gender))) != 0)
+        if (f->gender >= 0 &&
+            json_object_set_new(child, "gender", json_string(hl_cli_gender_name(f->gender))) != 0)
             goto out;
-        if (f->region >= 0 && json_object_set_new(child, "region", json_string(hl_cli_region_name(f->region))) != 0)
+        if (f->region >= 0 &&
+            json_object_set_new(child, "region", json_string(hl_cli_region_name(f->region))) != 0)
             goto out;
         if (f->relationship >= 0 &&
-            json_object_set_new(caller, "relationship", json_string(hl_cli_relationship_name(f->relationship))) != 0)
+            json_object_set_new(caller, "relationship",
+                                json_string(hl_cli_relationship_name(f->relationship))) != 0)
             goto out;
-        if (f->phone.len > 0 && json_object_set_new(caller, "phone", json_stringn(f->phone.s, f->phone.len)) != 0)
+        if (f->phone.len > 0 &&
+            json_object_set_new(caller, "phone", json_stringn(f->phone.s, f->phone.len)) != 0)
             goto out;
-        if (json_object_size(child) > 0 && json_object_set(b, "child", child) != 0)
-            goto out;
-        if (json_object_size(caller) > 0 && json_object_set(b, "caller", caller) != 0)
-            goto out;
+        if (json_object_size(child) > 0) {
+            if (json_object_set_new(b, "child", child) != 0) {
+                child = NULL;
+                goto out;
+            }
+            child = NULL;
+        }
+        if (json_object_size(caller) > 0) {
+            if (json_object_set_new(b, "caller", caller) != 0) {
+                caller = NULL;
+                goto out;
+            }
+            caller = NULL;
+        }
         if (f->ncats > 0) {
             json_t *a = json_array();
             if (a == NULL || json_object_set_new(b, "categories", a) != 0)
@@ -437,7 +463,8 @@ static int build(form_t *f, int64_t now_us, json_t **out)
         if (f->urgency >= 0 &&
             json_object_set_new(b, "urgency", json_string(hl_cli_urgency_name(f->urgency))) != 0)
             goto out;
-        if (f->summary.len > 0 && json_object_set_new(b, "summary", json_stringn(f->summary.s, f->summary.len)) != 0)
+        if (f->summary.len > 0 &&
+            json_object_set_new(b, "summary", json_stringn(f->summary.s, f->summary.len)) != 0)
             goto out;
     }
     rc = hl_cli_record_complete(b, now_us, err, sizeof(err));

@@ -129,8 +129,8 @@ static json_t *sub(json_t *body, const char *parent)
 }
 
 /* Sets OBJ.KEY to the vocabulary word ARG when NAME(i) knows it. */
-static int set_vocab(json_t *obj, const char *key, const char *flag, const char *arg, const char *(*name)(int),
-                     char *err, size_t errlen)
+static int set_vocab(json_t *obj, const char *key, const char *flag, const char *arg,
+                     const char *(*name)(int), char *err, size_t errlen)
 {
     char list[400];
 
@@ -192,7 +192,7 @@ int hl_cli_record_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, bool patc
         goto out;
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         const char *arg = optarg;
         rc = HL_OK;
         if (hl_cli_common_opt(ctx, opt, arg))
@@ -265,8 +265,8 @@ int hl_cli_record_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, bool patc
             rc = set_vocab(sub(a.body, "child"), "region", "region", arg, hl_cli_region_name, err, errlen);
             break;
         case OPT_RELATIONSHIP:
-            rc = set_vocab(sub(a.body, "caller"), "relationship", "relationship", arg, hl_cli_relationship_name,
-                           err, errlen);
+            rc = set_vocab(sub(a.body, "caller"), "relationship", "relationship", arg,
+                           hl_cli_relationship_name, err, errlen);
             break;
         case OPT_CATEGORY:
             rc = append(a.body, "categories", arg);
@@ -276,8 +276,8 @@ int hl_cli_record_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, bool patc
             break;
         case OPT_ACTION: {
             json_t *tmp = json_object();
-            rc = tmp == NULL ? HL_ENOMEM
-                             : set_vocab(tmp, "a", "action", arg, hl_cli_action_name, err, errlen);
+            rc =
+                tmp == NULL ? HL_ENOMEM : set_vocab(tmp, "a", "action", arg, hl_cli_action_name, err, errlen);
             json_decref(tmp);
             if (rc == HL_OK)
                 rc = append(a.body, "actions", arg);
@@ -295,7 +295,8 @@ int hl_cli_record_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, bool patc
             rc = hl_cli_read_file(arg, &summary, &summary_len);
             if (rc == HL_EIO)
                 seterr(err, errlen, "cannot read --summary-file %s: %s", arg, strerror(errno));
-            else if (rc == HL_OK && json_object_set_new(a.body, "summary", json_stringn(summary, summary_len)) != 0) {
+            else if (rc == HL_OK &&
+                     json_object_set_new(a.body, "summary", json_stringn(summary, summary_len)) != 0) {
                 seterr(err, errlen, "--summary-file %s is not UTF-8 text", arg);
                 rc = HL_EINVAL;
             }
@@ -319,8 +320,8 @@ int hl_cli_record_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, bool patc
         }
         if (rc != HL_OK)
             goto out;
-        if (opt != 'h' && opt != OPT_PRINT_JSON && opt != OPT_JSON && opt != OPT_STARTED && opt != OPT_ENDED &&
-            opt != OPT_DURATION)
+        if (opt != 'h' && opt != OPT_PRINT_JSON && opt != OPT_JSON && opt != OPT_STARTED &&
+            opt != OPT_ENDED && opt != OPT_DURATION)
             a.n_fields++;
     }
     rc = HL_EINVAL;

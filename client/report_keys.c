@@ -23,7 +23,8 @@ int hl_cli_keys_lookup(const char *text, const char *code, uint8_t pk[HL_CRYPTO_
         memcpy(line, p, n);
         line[n] = '\0';
         p = nl != NULL ? nl + 1 : NULL;
-        for (char *t = strtok_r(line, " \t\r", &save); t != NULL && nf < 5; t = strtok_r(NULL, " \t\r", &save))
+        for (char *t = strtok_r(line, " \t\r", &save); t != NULL && nf < 5;
+             t = strtok_r(NULL, " \t\r", &save))
             fields[nf++] = t;
         if (nf == 0 || fields[0][0] == '#')
             continue;
@@ -35,7 +36,8 @@ int hl_cli_keys_lookup(const char *text, const char *code, uint8_t pk[HL_CRYPTO_
         if (strcmp(fields[0], code) != 0)
             continue;
         if (hl_crypto_sign_pk_from_b64(fields[nf - 1], pk) != HL_OK) {
-            snprintf(err, errlen, "line %d: the public key of %s is not 44 characters of base64", lineno, code);
+            snprintf(err, errlen, "line %d: the public key of %s is not 44 characters of base64", lineno,
+                     code);
             return HL_EINVAL;
         }
         return HL_OK;

@@ -6,7 +6,8 @@
 #include <string.h>
 
 /* U+2588 FULL BLOCK and U+258F..U+2589: one to seven eighths. */
-static const char *const eighths[8] = {"", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b", "\u258a", "\u2589"};
+static const char *const eighths[8] = {"",       "\u258f", "\u258e", "\u258d",
+                                       "\u258c", "\u258b", "\u258a", "\u2589"};
 static const char full_block[] = "\u2588";
 
 void hl_cli_stats_bar(uint64_t count, uint64_t max, size_t width, char *out, size_t cap)
@@ -78,7 +79,8 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
     {
         json_t *c = json_object_get(cell, "count");
         for (size_t d = 0; d < ndims; d++) {
-            const char *v = json_string_value(json_object_get(cell, json_string_value(json_array_get(by, d))));
+            const char *v =
+                json_string_value(json_object_get(cell, json_string_value(json_array_get(by, d))));
             if (v == NULL)
                 return HL_EINVAL;
             if (width_of(v) > widths[d])
@@ -117,7 +119,8 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
     {
         json_t *c = json_object_get(cell, "count");
         for (size_t d = 0; d < ndims; d++) {
-            pad(out, json_string_value(json_object_get(cell, json_string_value(json_array_get(by, d)))), widths[d]);
+            pad(out, json_string_value(json_object_get(cell, json_string_value(json_array_get(by, d)))),
+                widths[d]);
             fputs("  ", out);
         }
         if (json_is_integer(c)) {
@@ -143,8 +146,9 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
     else
         fprintf(out, "%*s\n", (int)count_w, "withheld");
     if (any_suppressed || !json_is_integer(tc))
-        fprintf(out, "\n%s: fewer than %lld contacts, or withheld so that such a count cannot be worked out\n", kbuf,
-                (long long)k);
+        fprintf(out,
+                "\n%s: fewer than %lld contacts, or withheld so that such a count cannot be worked out\n",
+                kbuf, (long long)k);
     if (by_category)
         fputs("A contact with several categories counts in each; the total counts contacts.\n", out);
     return HL_OK;

@@ -20,8 +20,8 @@ void hl_cli_taxonomy_print_categories(FILE *out, json_t *tax)
     json_array_foreach(json_object_get(tax, "categories"), i, c)
     {
         fprintf(out, "%-48s %s\n", str(c, "code"), str(c, "label"));
-        json_array_foreach(json_object_get(c, "children"), j, s) fprintf(out, "  %-46s %s\n", str(s, "code"),
-                                                                         str(s, "label"));
+        json_array_foreach(json_object_get(c, "children"), j, s)
+            fprintf(out, "  %-46s %s\n", str(s, "code"), str(s, "label"));
     }
 }
 
