@@ -58,7 +58,10 @@ static void print_list(FILE *out, const char *title, json_t *arr)
     fprintf(out, "%-15s", title);
     if (json_array_size(arr) == 0)
         fputs("-", out);
-    json_array_foreach(arr, i, v) fprintf(out, "%s%s", i > 0 ? ", " : "", json_string_value(v));
+    for (i = 0; i < json_array_size(arr); i++) {
+        v = json_array_get(arr, i);
+        fprintf(out, "%s%s", i > 0 ? ", " : "", json_string_value(v));
+    }
     fputc('\n', out);
 }
 

@@ -20,8 +20,11 @@ void hl_cli_taxonomy_print_categories(FILE *out, json_t *tax)
     json_array_foreach(json_object_get(tax, "categories"), i, c)
     {
         fprintf(out, "%-48s %s\n", str(c, "code"), str(c, "label"));
-        json_array_foreach(json_object_get(c, "children"), j, s)
+        json_t *children = json_object_get(c, "children");
+        for (j = 0; j < json_array_size(children); j++) {
+            s = json_array_get(children, j);
             fprintf(out, "  %-46s %s\n", str(s, "code"), str(s, "label"));
+        }
     }
 }
 
@@ -60,7 +63,11 @@ void hl_cli_taxonomy_print_terms(FILE *out, json_t *tax)
     size_t i;
 
     fprintf(out, "taxonomy %s: terms (Luxembourg Guidelines)\n", str(tax, "version"));
-    json_array_foreach(json_object_get(tax, "terms"), i, t) print_term(out, t);
+    json_t *terms = json_object_get(tax, "terms");
+    for (i = 0; i < json_array_size(terms); i++) {
+        t = json_array_get(terms, i);
+        print_term(out, t);
+    }
 }
 
 static bool has(const char *hay, const char *word)
