@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "classify.h"
 #include "db.h"
+#include "ingest.h"
 #include "log.h"
 #include "rollup.h"
 #include "store.h"
@@ -23,149 +24,17 @@ static void reply_contact_error(hl_request_t *req, const hl_contact_error_t *err
     hl_http_reply_error(req, 400, err->code, err->message, err->has_field ? err->field : NULL);
 }
 
-/* Seals PT (NULL: absent) for contacts.COLUMN of contact ID. */
-static int seal(hl_app_t *app, const char *id, const char *column, const char *pt, hl_sealed_t *out)
-{
-    hl_crypto_ad_t ad = {"contacts", column, id};
-    size_t len, cap;
-    int rc;
-
-    free(out->data);
-    out->data = NULL;
-    out->len = 0;
-    if (pt == NULL)
-        return HL_OK;
-    len = strlen(pt);
-    cap = HL_CRYPTO_SEALED_LEN(len);
-    out->data = malloc(cap);
-    if (out->data == NULL)
-        return HL_ENOMEM;
-    rc = hl_crypto_seal(app->keyring, &ad, (const uint8_t *)pt, len, out->data, cap, &out->len);
-    if (rc != HL_OK) {
-        free(out->data);
-        out->data = NULL;
-    }
-    return rc;
-}
-
 static const char *set_or_null(hl_contact_presence_t has, const char *v)
 {
     return has == HL_CONTACT_SET ? v : NULL;
 }
 
-/* Child columns of REC from C's child object (PATCH replaces it as a whole). */
-static int fill_child(hl_app_t *app, const char *id, const hl_contact_t *c, hl_record_t *rec)
-{
-    bool set = c->has_child == HL_CONTACT_SET;
-
-    rec->child_age = set && c->child.has_age == HL_CONTACT_SET ? c->child.age : -1;
-    rec->child_gender = set && c->child.has_gender == HL_CONTACT_SET ? (int)c->child.gender : -1;
-    rec->child_region = set && c->child.has_region == HL_CONTACT_SET ? (int)c->child.region : -1;
-    return seal(app, id, "child_name", set ? set_or_null(c->child.has_name, c->child.name) : NULL,
-                &rec->child_name);
-}
-
-/* Caller columns, sealed, and the phone's blind index; ERR filled for a bad number. */
-static int fill_caller(hl_app_t *app, const char *id, const hl_contact_t *c, hl_record_t *rec,
-                       hl_classify_error_t *err)
-{
-    bool set = c->has_caller == HL_CONTACT_SET;
-    const char *phone = set ? set_or_null(c->caller.has_phone, c->caller.phone) : NULL;
-    int rc;
-
-    rec->caller_relationship =
-        set && c->caller.has_relationship == HL_CONTACT_SET ? (int)c->caller.relationship : -1;
-    rec->has_phone_bidx = false;
-    if (phone != NULL) {
-        rc = hl_crypto_blind_index_phone(app->keyring, phone, NULL, rec->phone_bidx);
-        if (rc == HL_EINVAL) {
-            err->code = "invalid_field";
-            snprintf(err->field, sizeof(err->field), "/caller/phone");
-            snprintf(err->message, sizeof(err->message), "caller.phone must hold 3..15 digits");
-            return rc;
-        }
-        if (rc != HL_OK)
-            return rc;
-        rec->has_phone_bidx = true;
-    }
-    rc = seal(app, id, "caller_phone", phone, &rec->caller_phone);
-    if (rc == HL_OK)
-        rc = seal(app, id, "caller_name", set ? set_or_null(c->caller.has_name, c->caller.name) : NULL,
-                  &rec->caller_name);
-    return rc;
-}
-
-static int copy_local_categories(const hl_contact_t *c, hl_record_t *rec)
-{
-    for (size_t i = 0; i < c->n_local_categories; i++) {
-        rec->local_categories[i] = strdup(c->local_categories[i]);
-        if (rec->local_categories[i] == NULL)
-            return HL_ENOMEM;
-        rec->n_local_categories = i + 1;
-    }
-    return HL_OK;
-}
-
-static void take_classification(hl_record_t *rec, const hl_classification_t *cl, const hl_taxonomy_t *tax)
-{
-    rec->n_categories = cl->n_categories;
-    memcpy(rec->categories, cl->categories, cl->n_categories * sizeof(cl->categories[0]));
-    rec->n_terms = cl->n_terms;
-    memcpy(rec->terms, cl->terms, cl->n_terms * sizeof(cl->terms[0]));
-    snprintf(rec->taxonomy_version, sizeof(rec->taxonomy_version), "%s", hl_taxonomy_version(tax));
-}
-
 static void reply_internal(hl_request_t *req, int rc)
 {
-    if (rc == HL_ENOMEM || rc == HL_EDB)
-        hl_http_reply_error(req, 503, "unavailable", "cannot do this now; nothing was changed", NULL);
-    else
-        hl_http_reply_error(req, 500, "internal", "internal error; nothing was changed", NULL);
+    hl_ingest_reply_internal(req, rc);
 }
 
 /* ---- POST /v1/contacts ------------------------------------------------------------------- */
-
-typedef struct {
-    hl_request_t *req;
-    json_t *reply; /* categories, terminology, taxonomy_version; id and status come with the result */
-} create_ctx_t;
-
-static void create_done(void *arg, const hl_write_result_t *res)
-{
-    create_ctx_t *ctx = arg;
-    char id[HL_RECORD_UUID_LEN + 1];
-    json_t *body = ctx->reply;
-    unsigned status;
-
-    hl_record_id_to_text(res->id, id);
-    switch (res->status) {
-    case HL_WRITE_CREATED:
-    case HL_WRITE_SPOOLED:
-        status = res->status == HL_WRITE_CREATED ? 201 : 202;
-        json_object_set_new(body, "id", json_string(id));
-        json_object_set_new(body, "status", json_string(status == 201 ? "created" : "spooled"));
-        if (res->previous_contacts >= 0)
-            json_object_set_new(body, "repeat_caller",
-                                json_pack("{s:I}", "previous_contacts", (json_int_t)res->previous_contacts));
-        hl_http_reply_json(ctx->req, status, body);
-        break;
-    case HL_WRITE_DUPLICATE:
-        /* Nothing changed: only the stored id, not a classification that was not stored. */
-        json_decref(body);
-        hl_http_reply_json(ctx->req, 200, json_pack("{s:s, s:s}", "id", id, "status", "duplicate"));
-        break;
-    default:
-        json_decref(body);
-        if (res->err == HL_EINVAL)
-            hl_http_reply_error(ctx->req, 400, "rejected",
-                                "the database refused this contact; nothing was stored", NULL);
-        else
-            hl_http_reply_error(ctx->req, 503, "unavailable", "cannot store contacts now; nothing was stored",
-                                NULL);
-        break;
-    }
-    free(ctx);
-}
 
 /* Everything but the network step: parse, check, classify, seal. */
 static int prepare_create(hl_app_t *app, hl_request_t *req, const hl_taxonomy_t *tax, hl_record_t **out,
@@ -175,14 +44,12 @@ static int prepare_create(hl_app_t *app, hl_request_t *req, const hl_taxonomy_t 
     hl_contact_t *c = NULL;
     hl_contact_error_t cerr;
     hl_classify_error_t err = {0};
-    hl_classification_t cl;
-    hl_record_t *rec = NULL;
-    char id[HL_RECORD_UUID_LEN + 1];
+    hl_ingest_origin_t origin = {who->helpline_id, who->helpline_code, who->user_id,
+                                 who->role == HL_ROLE_COUNSELLOR ? who->name : NULL};
     size_t len;
     const char *body = hl_http_body(req, &len);
     int rc;
 
-    hl_classification_init(&cl);
     rc = hl_contact_parse(body, len, &c, &cerr);
     if (rc == HL_EINVAL) {
         reply_contact_error(req, &cerr);
@@ -198,70 +65,16 @@ static int prepare_create(hl_app_t *app, hl_request_t *req, const hl_taxonomy_t 
             goto out;
         }
     }
-    if ((rc = hl_classify_given(&cl, tax, c->categories, c->n_categories, &err)) != HL_OK ||
-        (rc = hl_classify_local(&cl, tax, who->helpline_code, c->local_categories, c->n_local_categories,
-                                &err)) != HL_OK ||
-        (rc = hl_classify_text(&cl, tax, set_or_null(c->has_summary, c->summary), HL_TERM_IN_SUMMARY,
-                               &err)) != HL_OK ||
-        (rc = hl_classify_text(&cl, tax, set_or_null(c->has_transcript, c->transcript), HL_TERM_IN_TRANSCRIPT,
-                               &err)) != HL_OK) {
-        if (rc == HL_EINVAL) {
-            reply_classify_error(req, &err);
-            goto out;
-        }
-        goto fail;
-    }
-    if ((rc = hl_record_new(&rec)) != HL_OK)
-        goto fail;
-    hl_record_new_id(rec->id);
-    hl_record_id_to_text(rec->id, id);
-    rec->helpline_id = who->helpline_id;
-    rec->created_by = who->user_id;
-    rec->source_system = strdup(c->source.system);
-    rec->source_id = strdup(c->source.id);
-    rec->counsellor = c->has_counsellor == HL_CONTACT_SET ? strdup(c->counsellor)
-                      : who->role == HL_ROLE_COUNSELLOR   ? strdup(who->name)
-                                                          : NULL;
-    if (rec->source_system == NULL || rec->source_id == NULL) {
-        rc = HL_ENOMEM;
-        goto fail;
-    }
-    rec->channel = c->channel;
-    rec->contact_type = c->contact_type;
-    rec->started_at = c->started_at;
-    rec->has_ended_at = c->has_ended_at == HL_CONTACT_SET;
-    rec->ended_at = c->ended_at;
-    rec->urgency = c->has_urgency == HL_CONTACT_SET ? (int)c->urgency : -1;
-    rec->n_actions = c->n_actions;
-    memcpy(rec->actions, c->actions, c->n_actions * sizeof(c->actions[0]));
-    if ((rc = copy_local_categories(c, rec)) != HL_OK || (rc = fill_child(app, id, c, rec)) != HL_OK)
-        goto fail;
-    rc = fill_caller(app, id, c, rec, &err);
+    rc = hl_ingest_build(app, tax, c, &origin, out, reply, &err);
     if (rc == HL_EINVAL) {
         reply_classify_error(req, &err);
         goto out;
     }
-    if (rc != HL_OK ||
-        (rc = seal(app, id, "summary", set_or_null(c->has_summary, c->summary), &rec->summary)) != HL_OK ||
-        (rc = seal(app, id, "transcript", set_or_null(c->has_transcript, c->transcript), &rec->transcript)) !=
-            HL_OK)
-        goto fail;
-    take_classification(rec, &cl, tax);
-    *reply = json_pack("{s:o, s:o, s:s}", "categories", hl_classify_categories_json(&cl, tax), "terminology",
-                       cl.terminology != NULL ? json_incref(cl.terminology) : json_array(),
-                       "taxonomy_version", hl_taxonomy_version(tax));
-    if (*reply == NULL) {
-        rc = HL_ENOMEM;
-        goto fail;
-    }
-    *out = rec;
-    rec = NULL;
-    goto out;
+    if (rc == HL_OK)
+        goto out;
 fail:
     reply_internal(req, rc);
 out:
-    hl_record_free(rec);
-    hl_classification_clear(&cl);
     hl_contact_free(c);
     return rc;
 }
@@ -273,29 +86,9 @@ void hl_handle_contacts_create(hl_request_t *req, void *arg)
     const hl_taxonomy_t *tax = hl_app_taxonomy_acquire(app, &ref);
     hl_record_t *rec = NULL;
     json_t *reply = NULL;
-    create_ctx_t *ctx;
 
-    if (prepare_create(app, req, tax, &rec, &reply) != HL_OK)
-        goto out;
-    ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL) {
-        hl_record_free(rec);
-        json_decref(reply);
-        reply_internal(req, HL_ENOMEM);
-        goto out;
-    }
-    ctx->req = req;
-    ctx->reply = reply;
-    /* Suspend first: the writer may answer before submit returns. */
-    hl_http_defer(req);
-    if (hl_writer_submit(app->writer, rec, create_done, ctx) != HL_OK) {
-        hl_record_free(rec);
-        json_decref(reply);
-        free(ctx);
-        hl_http_reply_error(req, 503, "unavailable",
-                            "too many contacts waiting to be stored; nothing was stored", NULL);
-    }
-out:
+    if (prepare_create(app, req, tax, &rec, &reply) == HL_OK)
+        hl_ingest_submit(app, req, rec, reply, HL_INGEST_REPLY_API);
     hl_app_taxonomy_release(ref);
 }
 
@@ -463,12 +256,12 @@ static int patch_record(hl_app_t *app, const hl_contact_t *p, const hl_stored_co
         *changed |= HL_STORE_CONTACT_TYPE;
     }
     if (p->has_child != HL_CONTACT_ABSENT) {
-        if ((rc = fill_child(app, sc->id, p, rec)) != HL_OK)
+        if ((rc = hl_ingest_fill_child(app, sc->id, p, rec)) != HL_OK)
             return rc;
         *changed |= HL_STORE_CHILD;
     }
     if (p->has_caller != HL_CONTACT_ABSENT) {
-        if ((rc = fill_caller(app, sc->id, p, rec, err)) != HL_OK)
+        if ((rc = hl_ingest_fill_caller(app, sc->id, p, rec, err)) != HL_OK)
             return rc;
         *changed |= HL_STORE_CALLER;
     }
@@ -482,13 +275,13 @@ static int patch_record(hl_app_t *app, const hl_contact_t *p, const hl_stored_co
         *changed |= HL_STORE_URGENCY;
     }
     if (p->has_local_categories != HL_CONTACT_ABSENT) {
-        if ((rc = copy_local_categories(p, rec)) != HL_OK)
+        if ((rc = hl_ingest_copy_local_categories(p, rec)) != HL_OK)
             return rc;
         *changed |= HL_STORE_LOCAL_CATEGORIES;
     }
     if (p->has_summary != HL_CONTACT_ABSENT) {
-        if ((rc = seal(app, sc->id, "summary", set_or_null(p->has_summary, p->summary), &rec->summary)) !=
-            HL_OK)
+        if ((rc = hl_ingest_seal(app, sc->id, "summary", set_or_null(p->has_summary, p->summary),
+                                 &rec->summary)) != HL_OK)
             return rc;
         *changed |= HL_STORE_SUMMARY;
     }
@@ -604,7 +397,7 @@ void hl_handle_contacts_patch(hl_request_t *req, void *arg)
             reply_internal(req, rc);
         goto out;
     }
-    take_classification(rec, &cl, tax);
+    hl_ingest_take_classification(rec, &cl, tax);
     if ((rc = hl_store_update(conn, rec, changed)) != HL_OK ||
         (rc = patch_rollup(conn, &sc, p, rec)) != HL_OK ||
         (rc = hl_audit_write(conn, who->helpline_id, who->user_id, HL_AUDIT_UPDATE, id, detail)) != HL_OK ||
