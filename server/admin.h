@@ -21,10 +21,11 @@ typedef struct hl_admin_command {
 int hl_admin_serve(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_migrate(int argc, char **argv, const hl_config_t *cfg);
 int hl_admin_helpline(int argc, char **argv, const hl_config_t *cfg);
-int hl_admin_keygen(int argc, char **argv, const hl_config_t *cfg);      /* admin_keys.c */
-int hl_admin_keys(int argc, char **argv, const hl_config_t *cfg);        /* admin_keys.c */
-int hl_admin_signing_key(int argc, char **argv, const hl_config_t *cfg); /* admin_keys.c */
-int hl_admin_user(int argc, char **argv, const hl_config_t *cfg);        /* admin_user.c */
-int hl_admin_taxonomy(int argc, char **argv, const hl_config_t *cfg);    /* admin_taxonomy.c */
+int hl_admin_keygen(int argc, char **argv, const hl_config_t *cfg);        /* admin_keys.c */
+int hl_admin_keys(int argc, char **argv, const hl_config_t *cfg);          /* admin_keys.c */
+int hl_admin_signing_key(int argc, char **argv, const hl_config_t *cfg);   /* admin_keys.c */
+int hl_admin_user(int argc, char **argv, const hl_config_t *cfg);          /* admin_user.c */
+int hl_admin_taxonomy(int argc, char **argv, const hl_config_t *cfg);      /* admin_taxonomy.c */
+int hl_admin_ingest_secret(int argc, char **argv, const hl_config_t *cfg); /* admin_ingest.c */
 
 #endif

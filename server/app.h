@@ -56,5 +56,6 @@ void hl_handle_healthz(hl_request_t *req, void *app);
 void hl_handle_metrics(hl_request_t *req, void *app);
 void hl_handle_stats(hl_request_t *req, void *app);
 void hl_handle_report(hl_request_t *req, void *app);
+void hl_handle_ingest_rocketchat(hl_request_t *req, void *app); /* handlers_ingest.c */
 
 #endif

@@ -23,6 +23,9 @@ static const hl_admin_command_t commands[] = {
     {"user", hl_admin_user, true,
      "helplined user add NAME --role ROLE --helpline CODE    prints the new token once, on stdout\n"
      "helplined user revoke NAME [--helpline CODE]"},
+    {"ingest-secret", hl_admin_ingest_secret, true,
+     "helplined ingest-secret set --helpline CODE --system rocketchat   prints the webhook secret once\n"
+     "helplined ingest-secret remove --helpline CODE --system rocketchat"},
     {"signing-key", hl_admin_signing_key, true,
      "helplined signing-key show [--helpline CODE]   public key(s) that verify the helpline's reports"},
     {"taxonomy", hl_admin_taxonomy, false,

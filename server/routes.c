@@ -15,6 +15,8 @@ const hl_route_t hl_routes[] = {
      "stats"},
     {HL_METHOD_GET, "/v1/reports/quarterly", HL_ROLE_NETWORK | HL_ROLE_ADMIN, false, hl_handle_report,
      "reports_quarterly"},
+    /* No bearer token: the handler checks Rocket.Chat's shared secret itself. */
+    {HL_METHOD_POST, "/v1/ingest/rocketchat", 0, true, hl_handle_ingest_rocketchat, "ingest_rocketchat"},
     {HL_METHOD_GET, "/healthz", 0, false, hl_handle_healthz, "healthz"},
     {HL_METHOD_GET, "/metrics", HL_ROLE_ADMIN, false, hl_handle_metrics, "metrics"},
 };
