@@ -126,9 +126,13 @@ check: deps
 	@$(MAKE) --no-print-directory $(UNIT)
 	scripts/with-pg $(UNIT) $(CRITERION_ARGS)
 
+# Each integration test starts its own daemon (and the durability suite its own PostgreSQL):
+# two at a time suit a 2-core machine. CRITERION_ARGS adds to it (a later --jobs wins).
+INTEG_ARGS ?= --jobs 2
+INTEG_ENV = HL_BUILD=$(BUILD) $(if $(SANITIZE),LSAN_OPTIONS=suppressions=$(CURDIR)/tests/integration/lsan.supp)
 integration: deps
 	@$(MAKE) --no-print-directory $(INTEG) $(HELPLINED) $(HELPLINE)
-	$(if $(INTEG_SRCS),HL_BUILD=$(BUILD) scripts/with-pg $(INTEG) $(CRITERION_ARGS),@echo "no integration tests yet")
+	$(if $(INTEG_SRCS),$(INTEG_ENV) scripts/with-pg $(INTEG) $(INTEG_ARGS) $(CRITERION_ARGS),@echo "no integration tests yet")
 
 test: deps
 	@$(MAKE) --no-print-directory check

@@ -421,7 +421,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-int hl_testd_stop(hl_testd_t *d)
+int hl_testd_term(hl_testd_t *d)
 {
     int status = -1;
 
@@ -443,6 +443,13 @@ int hl_testd_stop(hl_testd_t *d)
         }
         d->pid = 0;
     }
+    return status;
+}
+
+int hl_testd_stop(hl_testd_t *d)
+{
+    int status = hl_testd_term(d);
+
     if (d->own_db) {
         hl_pgtest_drop(&d->db);
         d->own_db = false;

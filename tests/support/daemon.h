@@ -63,6 +63,10 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts);
  * the directory. Returns the serve process's wait status (-1: not running). Safe to call twice. */
 int hl_testd_stop(hl_testd_t *d);
 
+/* SIGTERM and wait (10 s, then SIGKILL); the directory and database stay. Returns the wait
+ * status (-1: not running or killed). */
+int hl_testd_term(hl_testd_t *d);
+
 /* SIGKILL and reap; the directory, database and config stay. */
 void hl_testd_kill(hl_testd_t *d);
 
