@@ -11,8 +11,11 @@
 #define CODE_MAX HL_RECORD_CODE_MAX
 
 typedef struct {
+    bool keyed;
+    uint8_t id[HL_RECORD_ID_BYTES]; /* the contact's, when keyed */
     int64_t helpline_id;
-    char day[32]; /* YYYY-MM-DD */
+    int32_t pg_day; /* days since 2000-01-01 (PostgreSQL's date) */
+    char day[32];   /* YYYY-MM-DD */
     const char *level;
     char category[CODE_MAX];
     char subcategory[CODE_MAX];
@@ -25,22 +28,57 @@ struct hl_rollup {
     size_t n, cap;
 };
 
-const char HL_ROLLUP_SQL[] =
-    "WITH x AS (SELECT * FROM json_to_recordset($1::json)"
-    " AS x(h int8, d date, l text, c text, sc text, a text, g text, ch text, t text, r text, n int8)),"
-    " daily AS (INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, "
-    "gender,"
-    " channel, contact_type, region, contacts) SELECT h, d, l, c, sc, a, g, ch, t, r, n FROM x"
-    " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type, "
-    "region)"
-    " DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)"
-    " INSERT INTO stats_monthly AS s (helpline_id, month, level, category, subcategory, age_band, gender, "
-    "channel,"
-    " contact_type, region, contacts)"
-    " SELECT h, date_trunc('month', d)::date, l, c, sc, a, g, ch, t, r, sum(n) FROM x"
-    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 3, 2, 4, 5, 6, 7, 8, 9, 10"
+/* PostgreSQL type OIDs (catalog/pg_type.dat). */
+#define OID_INT8       20
+#define OID_TEXT       25
+#define OID_DATE       1082
+#define OID_UUID       2950
+#define OID_INT8_ARRAY 1016
+#define OID_TEXT_ARRAY 1009
+#define OID_DATE_ARRAY 1182
+#define OID_UUID_ARRAY 2951
+
+#define PG_EPOCH_DAYS 10957 /* 1970-01-01 to 2000-01-01 */
+
+/*
+ * $1 .. $12 of the arrays; %d placeholders are filled in by hl_rollup_sql. The daily and
+ * monthly upserts are separate CTEs, each sorted by its primary key, so every statement
+ * built from this text locks daily cells in key order, then monthly cells in key order.
+ */
+static const char rollup_sql_fmt[] =
+    "rx AS (SELECT * FROM unnest($%d::uuid[], $%d::int8[], $%d::date[], $%d::text[], $%d::text[],"
+    " $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::int8[])"
+    " AS x(id, h, d, l, c, sc, a, g, ch, t, r, n)%s),"
+    " rd AS (INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, gender,"
+    " channel, contact_type, region, contacts)"
+    " SELECT h, d, l, c, sc, a, g, ch, t, r, sum(n)::int8 FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r"
+    " HAVING sum(n) <> 0 ORDER BY h, l, d, c, sc, a, g, ch, t, r"
+    " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type,"
+    " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts),"
+    " rm AS (INSERT INTO stats_monthly AS s (helpline_id, month, level, category, subcategory, age_band,"
+    " gender, channel, contact_type, region, contacts)"
+    " SELECT h, m, l, c, sc, a, g, ch, t, r, sum(n)::int8"
+    " FROM (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, n FROM rx) y"
+    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) <> 0 ORDER BY h, l, m, c, sc, a, g, ch, t, r"
     " ON CONFLICT (helpline_id, level, month, category, subcategory, age_band, gender, channel, contact_type,"
-    " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts";
+    " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)";
+
+#define FILTER_INSERTED_SQL " WHERE x.id IS NULL OR x.id IN (SELECT id FROM ins)"
+
+int hl_rollup_sql(int first, bool filter_inserted, char **out)
+{
+    const char *filter = filter_inserted ? FILTER_INSERTED_SQL : "";
+    int len = snprintf(NULL, 0, rollup_sql_fmt, first, first + 1, first + 2, first + 3, first + 4, first + 5,
+                       first + 6, first + 7, first + 8, first + 9, first + 10, first + 11, filter);
+    char *s;
+
+    if (len < 0 || (s = malloc((size_t)len + 1)) == NULL)
+        return HL_ENOMEM;
+    snprintf(s, (size_t)len + 1, rollup_sql_fmt, first, first + 1, first + 2, first + 3, first + 4, first + 5,
+             first + 6, first + 7, first + 8, first + 9, first + 10, first + 11, filter);
+    *out = s;
+    return HL_OK;
+}
 
 int hl_rollup_new(hl_rollup_t **out)
 {
@@ -112,17 +150,25 @@ static void top_of(const char *code, char out[CODE_MAX])
     out[n] = '\0';
 }
 
-int hl_rollup_add(hl_rollup_t *r, const hl_rollup_contact_t *c, int delta)
+static int add_cells(hl_rollup_t *r, const uint8_t *id, const hl_rollup_contact_t *c, int delta)
 {
     cell_t proto = {0};
     char tops[HL_RECORD_MAX_CATEGORIES][CODE_MAX];
     size_t n_tops = 0;
-    time_t secs = (time_t)(c->started_at / 1000000 - (c->started_at % 1000000 < 0 ? 1 : 0));
+    int64_t days = c->started_at / 86400000000LL - (c->started_at % 86400000000LL < 0 ? 1 : 0);
+    time_t secs = (time_t)(days * 86400);
     struct tm tm;
     int rc;
 
-    gmtime_r(&secs, &tm);
+    if (c->n_codes > HL_RECORD_MAX_CATEGORIES || days - PG_EPOCH_DAYS < INT32_MIN ||
+        days - PG_EPOCH_DAYS > INT32_MAX || gmtime_r(&secs, &tm) == NULL)
+        return HL_EINVAL;
+    if (id != NULL) {
+        proto.keyed = true;
+        memcpy(proto.id, id, HL_RECORD_ID_BYTES);
+    }
     proto.helpline_id = c->helpline_id;
+    proto.pg_day = (int32_t)(days - PG_EPOCH_DAYS);
     snprintf(proto.day, sizeof(proto.day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     proto.age_band = hl_contact_age_band_name(hl_contact_age_band(c->age));
     proto.gender = c->gender < 0 ? "unknown" : hl_contact_gender_name((hl_gender_t)c->gender);
@@ -149,11 +195,26 @@ int hl_rollup_add(hl_rollup_t *r, const hl_rollup_contact_t *c, int delta)
     return HL_OK;
 }
 
+int hl_rollup_add(hl_rollup_t *r, const hl_rollup_contact_t *c, int delta)
+{
+    return add_cells(r, NULL, c, delta);
+}
+
+int hl_rollup_add_keyed(hl_rollup_t *r, const uint8_t id[HL_RECORD_ID_BYTES], const hl_rollup_contact_t *c,
+                        int delta)
+{
+    return add_cells(r, id, c, delta);
+}
+
 static int cell_cmp(const void *pa, const void *pb)
 {
     const cell_t *a = pa, *b = pb;
     int d;
 
+    if (a->keyed != b->keyed)
+        return a->keyed ? 1 : -1;
+    if (a->keyed && (d = memcmp(a->id, b->id, HL_RECORD_ID_BYTES)) != 0)
+        return d;
     if (a->helpline_id != b->helpline_id)
         return a->helpline_id < b->helpline_id ? -1 : 1;
     if ((d = strcmp(a->level, b->level)) != 0 || (d = strcmp(a->day, b->day)) != 0 ||
@@ -164,29 +225,190 @@ static int cell_cmp(const void *pa, const void *pb)
     return strcmp(a->region, b->region);
 }
 
+/* Sorts the cells and merges equal ones (deltas summed, zero sums dropped) in place. */
+static void merge(hl_rollup_t *r)
+{
+    size_t i = 0, m = 0;
+
+    qsort(r->cells, r->n, sizeof(*r->cells), cell_cmp);
+    while (i < r->n) {
+        size_t j = i;
+        int64_t sum = 0;
+
+        for (; j < r->n && cell_cmp(&r->cells[i], &r->cells[j]) == 0; j++)
+            sum += r->cells[j].delta;
+        if (sum != 0) {
+            r->cells[m] = r->cells[i];
+            r->cells[m++].delta = sum;
+        }
+        i = j;
+    }
+    r->n = m;
+}
+
+/* ---- binary arrays (src/backend/utils/adt/arrayfuncs.c array_recv), one dimension ---- */
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t n;
+    bool has_null, oom;
+} arr_t;
+
+static void put(arr_t *a, const void *p, size_t n)
+{
+    if (a->oom)
+        return;
+    if (a->cap - a->len < n) {
+        size_t cap = a->cap ? a->cap : 256;
+        uint8_t *nb;
+
+        while (cap - a->len < n)
+            cap *= 2;
+        if (cap > INT32_MAX || (nb = realloc(a->buf, cap)) == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, p, n);
+    a->len += n;
+}
+
+static void put_u32(arr_t *a, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    put(a, x, 4);
+}
+
+static void elem(arr_t *a, const void *p, size_t n)
+{
+    put_u32(a, (uint32_t)n);
+    put(a, p, n);
+    a->n++;
+}
+
+static void elem_null(arr_t *a)
+{
+    put_u32(a, UINT32_MAX);
+    a->has_null = true;
+    a->n++;
+}
+
+static void elem_i64(arr_t *a, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    uint8_t x[8];
+
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(u >> (56 - 8 * i));
+    elem(a, x, 8);
+}
+
+static void elem_i32(arr_t *a, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    uint8_t x[4] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u};
+    elem(a, x, 4);
+}
+
+static void elem_text(arr_t *a, const char *s)
+{
+    elem(a, s, strlen(s));
+}
+
+/* Header of N elements of ELEM_OID; the has-null flag is patched in at the end. */
+static void header(arr_t *a, uint32_t elem_oid, size_t n)
+{
+    put_u32(a, n > 0 ? 1 : 0);
+    put_u32(a, 0);
+    put_u32(a, elem_oid);
+    if (n > 0) {
+        put_u32(a, (uint32_t)n);
+        put_u32(a, 1);
+    }
+}
+
+void hl_rollup_params_free(hl_rollup_params_t *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < HL_ROLLUP_NPARAMS; i++) {
+        free(p->values[i]);
+        p->values[i] = NULL;
+    }
+}
+
+int hl_rollup_params(hl_rollup_t *r, hl_rollup_params_t *out)
+{
+    static const uint32_t elem_oids[HL_ROLLUP_NPARAMS] = {OID_UUID, OID_INT8, OID_DATE, OID_TEXT,
+                                                          OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT,
+                                                          OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8};
+    static const Oid array_oids[HL_ROLLUP_NPARAMS] = {
+        OID_UUID_ARRAY, OID_INT8_ARRAY, OID_DATE_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
+        OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY};
+    arr_t a[HL_ROLLUP_NPARAMS] = {{0}};
+    int rc = HL_ENOMEM;
+
+    merge(r);
+    if (r->n > INT32_MAX)
+        goto out;
+    for (int k = 0; k < HL_ROLLUP_NPARAMS; k++)
+        header(&a[k], elem_oids[k], r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        const cell_t *c = &r->cells[i];
+
+        if (c->keyed)
+            elem(&a[0], c->id, HL_RECORD_ID_BYTES);
+        else
+            elem_null(&a[0]);
+        elem_i64(&a[1], c->helpline_id);
+        elem_i32(&a[2], c->pg_day);
+        elem_text(&a[3], c->level);
+        elem_text(&a[4], c->category);
+        elem_text(&a[5], c->subcategory);
+        elem_text(&a[6], c->age_band);
+        elem_text(&a[7], c->gender);
+        elem_text(&a[8], c->channel);
+        elem_text(&a[9], c->contact_type);
+        elem_text(&a[10], c->region);
+        elem_i64(&a[11], c->delta);
+    }
+    for (int k = 0; k < HL_ROLLUP_NPARAMS; k++) {
+        if (a[k].oom)
+            goto out;
+        if (a[k].has_null)
+            a[k].buf[7] = 1; /* the has-null flag, big-endian int32 at offset 4 */
+    }
+    for (int k = 0; k < HL_ROLLUP_NPARAMS; k++) {
+        out->values[k] = (char *)a[k].buf;
+        out->lengths[k] = (int)a[k].len;
+        out->types[k] = array_oids[k];
+        a[k].buf = NULL;
+    }
+    out->n_cells = r->n;
+    rc = HL_OK;
+out:
+    for (int k = 0; k < HL_ROLLUP_NPARAMS; k++)
+        free(a[k].buf);
+    return rc;
+}
+
 int hl_rollup_json(hl_rollup_t *r, char **out)
 {
     json_t *arr = json_array();
-    size_t i = 0;
     int rc = HL_ENOMEM;
 
     if (arr == NULL)
         return HL_ENOMEM;
-    qsort(r->cells, r->n, sizeof(*r->cells), cell_cmp);
-    while (i < r->n) {
+    merge(r);
+    for (size_t i = 0; i < r->n; i++) {
         const cell_t *c = &r->cells[i];
-        int64_t sum = 0;
-        size_t j = i;
-
-        for (; j < r->n && cell_cmp(c, &r->cells[j]) == 0; j++)
-            sum += r->cells[j].delta;
-        i = j;
-        if (sum == 0)
-            continue;
         json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "h",
                                 (json_int_t)c->helpline_id, "d", c->day, "l", c->level, "c", c->category,
                                 "sc", c->subcategory, "a", c->age_band, "g", c->gender, "ch", c->channel, "t",
-                                c->contact_type, "r", c->region, "n", (json_int_t)sum);
+                                c->contact_type, "r", c->region, "n", (json_int_t)c->delta);
         if (row == NULL || json_array_append_new(arr, row) != 0)
             goto out;
     }
@@ -200,23 +422,35 @@ out:
 
 int hl_rollup_apply(hl_rollup_t *r, PGconn *conn)
 {
-    char *json = NULL;
-    const char *values[1];
-    PGresult *res;
+    static const int formats[HL_ROLLUP_NPARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    hl_rollup_params_t p = {.n_cells = 0};
+    char *cte = NULL, *sql = NULL;
+    PGresult *res = NULL;
+    size_t len;
     int rc;
 
     if (hl_rollup_empty(r))
         return HL_OK;
-    rc = hl_rollup_json(r, &json);
-    if (rc != HL_OK)
-        return rc;
-    values[0] = json;
-    res = PQexecParams(conn, HL_ROLLUP_SQL, 1, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        hl_log(HL_LOG_ERROR, "statistics rollup: %s", PQresultErrorMessage(res));
+    if ((rc = hl_rollup_params(r, &p)) != HL_OK || p.n_cells == 0 ||
+        (rc = hl_rollup_sql(1, false, &cte)) != HL_OK)
+        goto out;
+    len = strlen(cte) + 32;
+    rc = HL_ENOMEM;
+    if ((sql = malloc(len)) == NULL)
+        goto out;
+    snprintf(sql, len, "WITH %s SELECT 1", cte);
+    res = PQexecParams(conn, sql, HL_ROLLUP_NPARAMS, p.types, (const char *const *)p.values, p.lengths,
+                       formats, 0);
+    rc = HL_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        hl_log(HL_LOG_ERROR, "statistics rollup failed: SQLSTATE %s", state ? state : "?");
         rc = HL_EDB;
     }
+out:
     PQclear(res);
-    free(json);
+    free(sql);
+    free(cte);
+    hl_rollup_params_free(&p);
     return rc;
 }

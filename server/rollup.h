@@ -1,13 +1,15 @@
 /*
- * The statistics rollup (migration 0003, stats_daily): what one contact adds to the daily
- * cells, accumulated for a batch of contacts and applied with one upsert. The writer adds
- * each new contact (+1) in its batch transaction; PATCH removes the old contribution (-1)
- * and adds the new one (+1) in its transaction. Only given and mapped categories count.
+ * The statistics rollup (migration 0003, stats_daily and stats_monthly): what one contact adds
+ * to the cells, accumulated for a batch of contacts and applied with one upsert. The writer adds
+ * each new contact (+1, keyed by its id) inside its batch statement, where only the contacts
+ * that statement actually inserted count; PATCH removes the old contribution (-1) and adds the
+ * new one (+1) in its transaction. Only given and mapped categories count.
  */
 #ifndef HL_ROLLUP_H
 #define HL_ROLLUP_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,15 +41,45 @@ void hl_rollup_contact_from_record(const hl_record_t *rec, hl_rollup_contact_t *
 /* Adds DELTA (+1 or -1) to every cell the contact counts in. */
 int hl_rollup_add(hl_rollup_t *r, const hl_rollup_contact_t *c, int delta) HL_MUSTCHECK;
 
+/*
+ * The same, with the cells keyed by the contact's id: the upsert counts them only when the
+ * id is among the ids its statement inserted (HL_ROLLUP_FILTER_INSERTED below).
+ */
+int hl_rollup_add_keyed(hl_rollup_t *r, const uint8_t id[HL_RECORD_ID_BYTES], const hl_rollup_contact_t *c,
+                        int delta) HL_MUSTCHECK;
+
 /* No cell changes. */
 bool hl_rollup_empty(const hl_rollup_t *r);
 
 /*
- * The upsert: HL_ROLLUP_SQL with one text parameter, the JSON that hl_rollup_json returns
- * (cells merged, deltas summed, zero deltas dropped, sorted so concurrent transactions lock
- * rows in the same order). The caller frees the JSON.
+ * The cells as HL_ROLLUP_NPARAMS one-dimensional binary arrays (PostgreSQL's wire format:
+ * contact id uuid (NULL when not keyed), helpline int8, day date, level, category,
+ * subcategory, age band, gender, channel, contact type, region text, delta int8), merged
+ * (equal key and id: deltas summed, zero sums dropped) and sorted. Pass them with format 1.
  */
-extern const char HL_ROLLUP_SQL[];
+#define HL_ROLLUP_NPARAMS 12
+typedef struct hl_rollup_params {
+    char *values[HL_ROLLUP_NPARAMS];
+    int lengths[HL_ROLLUP_NPARAMS];
+    Oid types[HL_ROLLUP_NPARAMS];
+    size_t n_cells;
+} hl_rollup_params_t;
+
+int hl_rollup_params(hl_rollup_t *r, hl_rollup_params_t *out) HL_MUSTCHECK;
+void hl_rollup_params_free(hl_rollup_params_t *p);
+
+/*
+ * The upsert as a list of common table expressions ("rx AS (...), rd AS (INSERT INTO
+ * stats_daily ...), rm AS (INSERT INTO stats_monthly ...)") reading the arrays from
+ * parameters $FIRST .. $FIRST+11, to be embedded in a WITH by the caller. With
+ * FILTER_INSERTED, the statement must define a CTE "ins" (before this list) returning the
+ * ids it inserted, and keyed cells of other ids are left out; unkeyed cells always count.
+ * Cells are summed per key and applied in key order (so concurrent transactions lock rows in
+ * the same order), daily first, then monthly. Returns the SQL (malloc'd) in *OUT.
+ */
+int hl_rollup_sql(int first, bool filter_inserted, char **out) HL_MUSTCHECK;
+
+/* The merged cells as JSON ([{"h","d","l","c","sc","a","g","ch","t","r","n"}...]), for tests. */
 int hl_rollup_json(hl_rollup_t *r, char **out) HL_MUSTCHECK;
 
 /* Runs the upsert on CONN (inside the caller's transaction); logs and returns HL_EDB on error. */

@@ -94,6 +94,8 @@ struct hl_writer {
     entry_t *batch;   /* max_batch entries */
     entry_t **order;  /* max_batch pointers: the records of one transaction */
     size_t replaying; /* records applied in the current replay call */
+    char *batch_sql;  /* the batch statement (batch_sql()) */
+    bool prepared;    /* the batch statement is prepared on conn */
 };
 
 static int64_t now_us(void)
@@ -257,7 +259,7 @@ static void arr_end(pgarr_t *a)
     be32(a->buf + 12, a->n);
 }
 
-#define MAX_PARAMS 24
+#define MAX_PARAMS 31
 
 typedef struct params {
     pgarr_t arr[MAX_PARAMS];
@@ -366,41 +368,6 @@ static int classify(hl_writer_t *w, const PGresult *res, const char *what, size_
     return starts_with(state, "23") ? HL_EINVAL : HL_EDB;
 }
 
-/* Runs SQL with P's arrays as binary parameters; binary results. *OUT (may be NULL) gets the rows. */
-static int tx_exec(tx_t *t, const char *what, const char *sql, params_t *p, PGresult **out)
-{
-    const char *values[MAX_PARAMS];
-    int lengths[MAX_PARAMS];
-    int formats[MAX_PARAMS];
-    PGresult *res = NULL;
-    int rc = HL_OK;
-
-    for (int i = 0; p != NULL && i < p->n; i++) {
-        arr_end(&p->arr[i]);
-        if (p->arr[i].oom || p->arr[i].len > INT32_MAX) {
-            hl_log(HL_LOG_ERROR, "writer: out of memory building %s (%zu record(s))", what, t->n);
-            rc = HL_ENOMEM;
-            goto out;
-        }
-        values[i] = (const char *)p->arr[i].buf;
-        lengths[i] = (int)p->arr[i].len;
-        formats[i] = 1;
-    }
-    res = PQexecParams(t->w->conn, sql, p ? p->n : 0, p ? p->types : NULL, p ? values : NULL,
-                       p ? lengths : NULL, p ? formats : NULL, 1);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = classify(t->w, res, what, t->n);
-        goto out;
-    }
-    if (out != NULL) {
-        *out = res;
-        res = NULL;
-    }
-out:
-    PQclear(res);
-    return rc;
-}
-
 static const char *category_source_name(hl_category_source_t s)
 {
     static const char *const names[] = {"given", "mapped", "suggested"};
@@ -413,94 +380,108 @@ static const char *term_field_name(hl_term_field_t f)
     return names[f];
 }
 
-/* Step: earlier contacts per (helpline, caller blind index), before anything is inserted. */
-static int step_repeat_counts(tx_t *t)
-{
-    static const char sql[] = "SELECT k.i, (SELECT count(*) FROM contacts c"
-                              " WHERE c.helpline_id = k.h AND c.caller_phone_bidx = k.b)"
-                              " FROM unnest($1::int4[], $2::int8[], $3::bytea[]) AS k(i, h, b)";
-    params_t p = {0};
-    pgarr_t *idx = param(&p, OID_INT4_ARRAY, OID_INT4);
-    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
-    pgarr_t *bidx = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    PGresult *res = NULL;
-    int rc = HL_OK;
+/*
+ * The batch statement: $1..$24 the contacts (first of each source), $25..$27 their categories,
+ * $28..$31 their terms, $32..$43 their rollup cells (rollup.h), all keyed by contact id. ins
+ * inserts the contacts; categories, terms and cells count only for the ids ins returned. The
+ * result has one row per contact row: its position (1-based), whether it was inserted now, the
+ * stored id of a source already in the table, and the caller's earlier contacts (the
+ * statement's snapshot: before this insert), -1 without a phone.
+ */
+static const char batch_sql_head[] =
+    "WITH ins AS (INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contact_type,"
+    " started_at, ended_at, counsellor, created_by, child_age, child_gender, child_region,"
+    " caller_relationship, urgency, actions, local_categories, child_name, caller_name,"
+    " caller_phone, summary, transcript, caller_phone_bidx, taxonomy_version)"
+    " SELECT r.id, r.helpline_id, r.source_system, r.source_id, r.channel, r.contact_type,"
+    " r.started_at, r.ended_at, r.counsellor, r.created_by, r.child_age, r.child_gender,"
+    " r.child_region, r.caller_relationship, r.urgency, r.actions::text[], r.local_categories::text[],"
+    " r.child_name, r.caller_name, r.caller_phone, r.summary, r.transcript, r.caller_phone_bidx,"
+    " r.taxonomy_version"
+    " FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    " $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int2[], $12::text[],"
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[],"
+    " $20::bytea[], $21::bytea[], $22::bytea[], $23::bytea[], $24::text[])"
+    " AS r(id, helpline_id, source_system, source_id, channel, contact_type, started_at, ended_at,"
+    " counsellor, created_by, child_age, child_gender, child_region, caller_relationship, urgency,"
+    " actions, local_categories, child_name, caller_name, caller_phone, summary, transcript,"
+    " caller_phone_bidx, taxonomy_version)"
+    " ON CONFLICT (helpline_id, source_system, source_id) DO NOTHING"
+    " RETURNING id),"
+    " cat AS (INSERT INTO contact_categories (contact_id, code, source)"
+    " SELECT x.id, x.code, x.source FROM unnest($25::uuid[], $26::text[], $27::text[]) AS x(id, code, source)"
+    " WHERE x.id IN (SELECT id FROM ins)),"
+    " term AS (INSERT INTO contact_terms (contact_id, term_id, field, occurrences)"
+    " SELECT x.id, x.term, x.field, x.occ FROM unnest($28::uuid[], $29::text[], $30::text[], $31::int4[])"
+    " AS x(id, term, field, occ) WHERE x.id IN (SELECT id FROM ins)),";
+static const char batch_sql_tail[] =
+    " SELECT k.o::int4, i.id IS NOT NULL, c.id, CASE WHEN k.b IS NULL THEN -1::int8 ELSE"
+    " (SELECT count(*) FROM contacts p WHERE p.helpline_id = k.h AND p.caller_phone_bidx = k.b) END"
+    " FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $23::bytea[]) WITH ORDINALITY"
+    " AS k(id, h, s, x, b, o)"
+    " LEFT JOIN ins i ON i.id = k.id"
+    " LEFT JOIN contacts c ON i.id IS NULL AND c.helpline_id = k.h AND c.source_system = k.s"
+    " AND c.source_id = k.x";
 
-    for (size_t i = 0; i < t->n; i++) {
-        const hl_record_t *r = t->e[i]->rec;
-        if (t->e[i]->dup_of >= 0 || !r->has_phone_bidx)
-            continue;
-        arr_i32(idx, (int32_t)i);
-        arr_i64(hl, r->helpline_id);
-        arr_add(bidx, r->phone_bidx, HL_RECORD_BIDX_BYTES);
-    }
-    if (idx->n == 0)
-        goto out;
-    rc = tx_exec(t, "repeat-caller count", sql, &p, &res);
+#define BATCH_PARAMS 31 /* before the rollup's */
+#define BATCH_STMT   "hl_writer_batch"
+#define PARAMS_TOTAL (BATCH_PARAMS + HL_ROLLUP_NPARAMS)
+
+static int batch_sql(char **out)
+{
+    char *cells = NULL, *sql = NULL;
+    size_t len;
+    int rc = hl_rollup_sql(BATCH_PARAMS + 1, true, &cells);
+
     if (rc != HL_OK)
-        goto out;
-    for (int row = 0; row < PQntuples(res); row++) {
-        int32_t i = be32_at(PQgetvalue(res, row, 0));
-        if (i >= 0 && (size_t)i < t->n)
-            t->e[i]->db_count = be64_at(PQgetvalue(res, row, 1));
+        return rc;
+    len = sizeof(batch_sql_head) + strlen(cells) + sizeof(batch_sql_tail);
+    sql = malloc(len);
+    if (sql == NULL) {
+        rc = HL_ENOMEM;
+    } else {
+        snprintf(sql, len, "%s %s%s", batch_sql_head, cells, batch_sql_tail);
+        *out = sql;
     }
-out:
-    PQclear(res);
-    params_free(&p);
+    free(cells);
     return rc;
 }
 
-/* Step: every record of the transaction (first of each source) in one INSERT; marks the inserted. */
-static int step_insert_contacts(tx_t *t)
+/* The contact rows (first of each source), their categories and terms as arrays; POS maps rows to entries. */
+static void contact_params(tx_t *t, params_t *p, size_t *pos)
 {
-    static const char sql[] =
-        "INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contact_type,"
-        " started_at, ended_at, counsellor, created_by, child_age, child_gender, child_region,"
-        " caller_relationship, urgency, actions, local_categories, child_name, caller_name,"
-        " caller_phone, summary, transcript, caller_phone_bidx, taxonomy_version)"
-        " SELECT r.id, r.helpline_id, r.source_system, r.source_id, r.channel, r.contact_type,"
-        " r.started_at, r.ended_at, r.counsellor, r.created_by, r.child_age, r.child_gender,"
-        " r.child_region, r.caller_relationship, r.urgency, r.actions::text[], r.local_categories::text[],"
-        " r.child_name, r.caller_name, r.caller_phone, r.summary, r.transcript, r.caller_phone_bidx,"
-        " r.taxonomy_version"
-        " FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        " $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int2[], $12::text[],"
-        " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[],"
-        " $20::bytea[], $21::bytea[], $22::bytea[], $23::bytea[], $24::text[])"
-        " AS r(id, helpline_id, source_system, source_id, channel, contact_type, started_at, ended_at,"
-        " counsellor, created_by, child_age, child_gender, child_region, caller_relationship, urgency,"
-        " actions, local_categories, child_name, caller_name, caller_phone, summary, transcript,"
-        " caller_phone_bidx, taxonomy_version)"
-        " ON CONFLICT (helpline_id, source_system, source_id) DO NOTHING"
-        " RETURNING id";
-    params_t p = {0};
-    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
-    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
-    pgarr_t *ssys = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *sid = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *channel = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *ctype = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *started = param(&p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
-    pgarr_t *ended = param(&p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
-    pgarr_t *counsellor = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *created_by = param(&p, OID_INT8_ARRAY, OID_INT8);
-    pgarr_t *age = param(&p, OID_INT2_ARRAY, OID_INT2);
-    pgarr_t *gender = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *region = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *relationship = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *urgency = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *actions = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *local = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *child_name = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *caller_name = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *caller_phone = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *summary = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *transcript = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *bidx = param(&p, OID_BYTEA_ARRAY, OID_BYTEA);
-    pgarr_t *taxver = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    PGresult *res = NULL;
-    size_t cursor = 0;
-    int rc;
+    pgarr_t *id = param(p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *hl = param(p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *ssys = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *sid = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *channel = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *ctype = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *started = param(p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
+    pgarr_t *ended = param(p, OID_TIMESTAMPTZ_ARRY, OID_TIMESTAMPTZ);
+    pgarr_t *counsellor = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *created_by = param(p, OID_INT8_ARRAY, OID_INT8);
+    pgarr_t *age = param(p, OID_INT2_ARRAY, OID_INT2);
+    pgarr_t *gender = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *region = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *relationship = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *urgency = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *actions = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *local = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *child_name = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *caller_name = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *caller_phone = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *summary = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *transcript = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *bidx = param(p, OID_BYTEA_ARRAY, OID_BYTEA);
+    pgarr_t *taxver = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *cat_id = param(p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *cat_code = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *cat_source = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *term_id = param(p, OID_UUID_ARRAY, OID_UUID);
+    pgarr_t *term = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *field = param(p, OID_TEXT_ARRAY, OID_TEXT);
+    pgarr_t *occ = param(p, OID_INT4_ARRAY, OID_INT4);
+    size_t rows = 0;
 
     for (size_t i = 0; i < t->n; i++) {
         const hl_record_t *r = t->e[i]->rec;
@@ -508,6 +489,7 @@ static int step_insert_contacts(tx_t *t)
 
         if (t->e[i]->dup_of >= 0)
             continue;
+        pos[rows++] = i;
         arr_add(id, r->id, HL_RECORD_ID_BYTES);
         arr_i64(hl, r->helpline_id);
         arr_text(ssys, r->source_system);
@@ -548,181 +530,182 @@ static int step_insert_contacts(tx_t *t)
         else
             arr_null(bidx);
         arr_text(taxver, r->taxonomy_version);
-    }
-    rc = tx_exec(t, "contacts insert", sql, &p, &res);
-    if (rc != HL_OK)
-        goto out;
-    /* RETURNING comes in input order in practice; the cursor makes that linear, any order works. */
-    for (int row = 0; row < PQntuples(res); row++) {
-        const char *got = PQgetvalue(res, row, 0);
-
-        if (PQgetlength(res, row, 0) != HL_RECORD_ID_BYTES)
-            continue;
-        for (size_t k = 0; k < t->n; k++) {
-            entry_t *e = t->e[(cursor + k) % t->n];
-            if (e->dup_of < 0 && !e->inserted && memcmp(e->rec->id, got, HL_RECORD_ID_BYTES) == 0) {
-                e->inserted = true;
-                cursor = (cursor + k + 1) % t->n;
-                break;
-            }
-        }
-    }
-out:
-    PQclear(res);
-    params_free(&p);
-    return rc;
-}
-
-/* Step: the stored ids of records whose source was already in the table. */
-static int step_find_existing(tx_t *t)
-{
-    static const char sql[] = "SELECT k.i, c.id FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[])"
-                              " AS k(i, h, s, x) JOIN contacts c"
-                              " ON c.helpline_id = k.h AND c.source_system = k.s AND c.source_id = k.x";
-    params_t p = {0};
-    pgarr_t *idx = param(&p, OID_INT4_ARRAY, OID_INT4);
-    pgarr_t *hl = param(&p, OID_INT8_ARRAY, OID_INT8);
-    pgarr_t *ssys = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *sid = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    PGresult *res = NULL;
-    int rc = HL_OK;
-
-    for (size_t i = 0; i < t->n; i++) {
-        const entry_t *e = t->e[i];
-        if (e->dup_of >= 0 || e->inserted)
-            continue;
-        arr_i32(idx, (int32_t)i);
-        arr_i64(hl, e->rec->helpline_id);
-        arr_text(ssys, e->rec->source_system);
-        arr_text(sid, e->rec->source_id);
-    }
-    if (idx->n == 0)
-        goto out;
-    rc = tx_exec(t, "existing contacts lookup", sql, &p, &res);
-    if (rc != HL_OK)
-        goto out;
-    for (int row = 0; row < PQntuples(res); row++) {
-        int32_t i = be32_at(PQgetvalue(res, row, 0));
-        if (i >= 0 && (size_t)i < t->n && PQgetlength(res, row, 1) == HL_RECORD_ID_BYTES) {
-            memcpy(t->e[i]->stored_id, PQgetvalue(res, row, 1), HL_RECORD_ID_BYTES);
-            t->e[i]->found = true;
-        }
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->e[i]->dup_of < 0 && !t->e[i]->inserted && !t->e[i]->found) {
-            /* Skipped by ON CONFLICT, yet gone now (deleted meanwhile): let the retry decide. */
-            hl_log(HL_LOG_WARN, "writer: conflicting contact not found again (%zu record(s))", t->n);
-            rc = HL_EDB;
-            goto out;
-        }
-    }
-out:
-    PQclear(res);
-    params_free(&p);
-    return rc;
-}
-
-/* Step: the categories of the contacts inserted now. */
-static int step_insert_categories(tx_t *t)
-{
-    static const char sql[] = "INSERT INTO contact_categories (contact_id, code, source)"
-                              " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])";
-    params_t p = {0};
-    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
-    pgarr_t *code = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *source = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    int rc = HL_OK;
-
-    for (size_t i = 0; i < t->n; i++) {
-        const hl_record_t *r = t->e[i]->rec;
-        if (!t->e[i]->inserted)
-            continue;
         for (size_t k = 0; k < r->n_categories; k++) {
-            arr_add(id, r->id, HL_RECORD_ID_BYTES);
-            arr_text(code, r->categories[k].code);
-            arr_text(source, category_source_name(r->categories[k].source));
+            arr_add(cat_id, r->id, HL_RECORD_ID_BYTES);
+            arr_text(cat_code, r->categories[k].code);
+            arr_text(cat_source, category_source_name(r->categories[k].source));
         }
-    }
-    if (id->n > 0)
-        rc = tx_exec(t, "categories insert", sql, &p, NULL);
-    params_free(&p);
-    return rc;
-}
-
-/* Step: the terminology findings of the contacts inserted now. */
-static int step_insert_terms(tx_t *t)
-{
-    static const char sql[] = "INSERT INTO contact_terms (contact_id, term_id, field, occurrences)"
-                              " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[])";
-    params_t p = {0};
-    pgarr_t *id = param(&p, OID_UUID_ARRAY, OID_UUID);
-    pgarr_t *term = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *field = param(&p, OID_TEXT_ARRAY, OID_TEXT);
-    pgarr_t *occ = param(&p, OID_INT4_ARRAY, OID_INT4);
-    int rc = HL_OK;
-
-    for (size_t i = 0; i < t->n; i++) {
-        const hl_record_t *r = t->e[i]->rec;
-        if (!t->e[i]->inserted)
-            continue;
         for (size_t k = 0; k < r->n_terms; k++) {
-            arr_add(id, r->id, HL_RECORD_ID_BYTES);
+            arr_add(term_id, r->id, HL_RECORD_ID_BYTES);
             arr_text(term, r->terms[k].term_id);
             arr_text(field, term_field_name(r->terms[k].field));
             /* above INT32_MAX it turns negative and the CHECK refuses the record */
             arr_i32(occ, (int32_t)r->terms[k].occurrences);
         }
     }
-    if (id->n > 0)
-        rc = tx_exec(t, "terms insert", sql, &p, NULL);
-    params_free(&p);
-    return rc;
 }
 
-/* Step: the statistics rollup of the contacts inserted now (their given and mapped categories). */
-static int step_rollup(tx_t *t)
+/* The rollup cells of every contact row, keyed by its id (only the inserted ones will count). */
+static int rollup_params(tx_t *t, hl_rollup_params_t *out)
 {
     hl_rollup_t *r = NULL;
-    hl_rollup_contact_t rc_contact;
-    char *json = NULL;
-    const char *values[1];
-    PGresult *res = NULL;
+    hl_rollup_contact_t c;
     int rc = hl_rollup_new(&r);
 
     for (size_t i = 0; rc == HL_OK && i < t->n; i++) {
-        if (!t->e[i]->inserted)
+        if (t->e[i]->dup_of >= 0)
             continue;
-        hl_rollup_contact_from_record(t->e[i]->rec, &rc_contact);
-        rc = hl_rollup_add(r, &rc_contact, 1);
+        hl_rollup_contact_from_record(t->e[i]->rec, &c);
+        rc = hl_rollup_add_keyed(r, t->e[i]->rec->id, &c, 1);
     }
-    if (rc != HL_OK || hl_rollup_empty(r) || (rc = hl_rollup_json(r, &json)) != HL_OK)
-        goto out;
-    values[0] = json;
-    res = PQexecParams(t->w->conn, HL_ROLLUP_SQL, 1, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = classify(t->w, res, "statistics rollup", t->n);
-out:
-    PQclear(res);
-    free(json);
+    if (rc == HL_OK)
+        rc = hl_rollup_params(r, out);
     hl_rollup_free(r);
     return rc;
 }
 
-/*
- * The steps of one batch transaction, in order, each one statement (or none when it has no
- * rows). A step sees every record (dup_of, inserted, found, db_count) and may add its own
- * statement; later work in the same transaction (the statistics rollup) goes here.
- */
-typedef int (*tx_step_fn)(tx_t *t);
+/* Reads the results of one pipelined query into *ROWS (when wanted); the first error wins. */
+static int pipeline_read(hl_writer_t *w, const char *what, size_t n, int rc, PGresult **rows, bool *ok)
+{
+    PGresult *res;
 
-static const tx_step_fn tx_steps[] = {
-    step_repeat_counts,     /* SELECT: callers' earlier contacts */
-    step_insert_contacts,   /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
-    step_find_existing,     /* SELECT: ids of sources already stored */
-    step_insert_categories, /* INSERT contact_categories */
-    step_insert_terms,      /* INSERT contact_terms */
-    step_rollup,            /* INSERT ... ON CONFLICT DO UPDATE stats_daily */
-};
+    *ok = false;
+    while ((res = PQgetResult(w->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            *ok = true;
+            if (rows != NULL && st == PGRES_TUPLES_OK) {
+                *rows = res;
+                res = NULL;
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && rc == HL_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (starts_with(state, "26"))
+                w->prepared = false; /* the prepared statement is gone: prepare again next time */
+            rc = classify(w, res, what, n);
+        }
+        PQclear(res);
+        if (rc == WR_ECONNLOST)
+            break;
+    }
+    return rc;
+}
+
+/*
+ * BEGIN, the batch statement (prepared once per connection) and COMMIT, sent in one pipeline:
+ * one round trip. *ROWS gets the batch statement's rows; HL_OK only when COMMIT succeeded.
+ * Any failure to drive the pipeline leaves the connection unusable: WR_ECONNLOST.
+ */
+static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **rows)
+{
+    static const char *const names[] = {"BEGIN", "batch prepare", "batch statement", "COMMIT"};
+    hl_writer_t *w = t->w;
+    PGconn *c = w->conn;
+    const char *values[PARAMS_TOTAL];
+    int lengths[PARAMS_TOTAL], formats[PARAMS_TOTAL];
+    Oid types[PARAMS_TOTAL];
+    bool sent[4] = {true, !w->prepared, true, true}, ok = false, committed = false;
+    PGresult *res = NULL;
+    int rc = HL_OK;
+
+    for (int i = 0; i < p->n; i++) {
+        arr_end(&p->arr[i]);
+        if (p->arr[i].oom || p->arr[i].len > INT32_MAX) {
+            hl_log(HL_LOG_ERROR, "writer: out of memory building the batch statement (%zu record(s))", t->n);
+            return HL_ENOMEM;
+        }
+        values[i] = (const char *)p->arr[i].buf;
+        lengths[i] = (int)p->arr[i].len;
+        types[i] = p->types[i];
+    }
+    for (int i = 0; i < HL_ROLLUP_NPARAMS; i++) {
+        values[BATCH_PARAMS + i] = rp->values[i];
+        lengths[BATCH_PARAMS + i] = rp->lengths[i];
+        types[BATCH_PARAMS + i] = rp->types[i];
+    }
+    for (int i = 0; i < PARAMS_TOTAL; i++)
+        formats[i] = 1;
+
+    if (PQenterPipelineMode(c) != 1 || PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        (sent[1] && PQsendPrepare(c, BATCH_STMT, w->batch_sql, PARAMS_TOTAL, types) != 1) ||
+        PQsendQueryPrepared(c, BATCH_STMT, PARAMS_TOTAL, values, lengths, formats, 1) != 1 ||
+        PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 || PQpipelineSync(c) != 1) {
+        const char *msg = PQerrorMessage(c);
+        hl_log(HL_LOG_WARN, "writer: cannot send the batch (%zu record(s)): %.*s", t->n, msg_len(msg), msg);
+        return WR_ECONNLOST;
+    }
+    for (int q = 0; q < 4 && rc != WR_ECONNLOST; q++) {
+        if (!sent[q])
+            continue;
+        rc = pipeline_read(w, names[q], t->n, rc, q == 2 ? rows : NULL, &ok);
+        if (q == 1 && ok)
+            w->prepared = true;
+        if (q == 3)
+            committed = ok;
+    }
+    if (rc == WR_ECONNLOST)
+        return rc;
+    res = PQgetResult(c);
+    if (PQresultStatus(res) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(c) != 1) {
+        const char *msg = PQerrorMessage(c);
+        hl_log(HL_LOG_WARN, "writer: batch pipeline out of step (%zu record(s)): %.*s", t->n, msg_len(msg),
+               msg);
+        rc = WR_ECONNLOST;
+    } else if (rc == HL_OK && (!committed || *rows == NULL)) {
+        hl_log(HL_LOG_WARN, "writer: batch transaction did not commit (%zu record(s))", t->n);
+        rc = HL_EDB;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * The batch in one statement and one round trip (BEGIN, statement, COMMIT pipelined). Marks
+ * the inserted records, the stored ids of sources already in the table, and callers' earlier
+ * contacts. Results are only read here; run_tx resolves the records.
+ */
+static int batch_tx(tx_t *t)
+{
+    params_t p = {0};
+    hl_rollup_params_t rp = {.n_cells = 0};
+    size_t *pos = calloc(t->n, sizeof(*pos));
+    PGresult *rows = NULL;
+    size_t n_rows = 0;
+    int rc = HL_ENOMEM;
+
+    if (pos == NULL)
+        goto out;
+    contact_params(t, &p, pos);
+    n_rows = p.arr[0].n;
+    if ((rc = rollup_params(t, &rp)) != HL_OK) {
+        hl_log(HL_LOG_ERROR, "writer: statistics rollup of %zu record(s): %s", t->n, hl_strerror(rc));
+        goto out;
+    }
+    rc = pipeline_tx(t, &p, &rp, &rows);
+    if (rc != HL_OK)
+        goto out;
+    for (int row = 0; row < PQntuples(rows); row++) {
+        int32_t o = be32_at(PQgetvalue(rows, row, 0));
+        entry_t *e;
+
+        if (o < 1 || (size_t)o > n_rows)
+            continue;
+        e = t->e[pos[o - 1]];
+        e->inserted = PQgetvalue(rows, row, 1)[0] != 0;
+        if (!e->inserted && PQgetlength(rows, row, 2) == HL_RECORD_ID_BYTES) {
+            memcpy(e->stored_id, PQgetvalue(rows, row, 2), HL_RECORD_ID_BYTES);
+            e->found = true;
+        }
+        e->db_count = be64_at(PQgetvalue(rows, row, 3));
+    }
+out:
+    PQclear(rows);
+    hl_rollup_params_free(&rp);
+    params_free(&p);
+    free(pos);
+    return rc;
+}
 
 static bool same_source(const hl_record_t *a, const hl_record_t *b)
 {
@@ -737,10 +720,12 @@ static bool same_caller(const hl_record_t *a, const hl_record_t *b)
 }
 
 /*
- * Stores the N records of E in one transaction: BEGIN, the steps, COMMIT. Only after
- * COMMIT returned are the results set (resolved). On failure nothing is resolved and the
- * transaction is rolled back: HL_EINVAL (a record broke a constraint), HL_EDB, HL_ENOMEM,
- * or WR_ECONNLOST (the connection is unusable; a lost COMMIT may or may not have committed).
+ * Stores the N records of E in one transaction: BEGIN, the batch statement, COMMIT, in one
+ * pipeline. Only after COMMIT returned are the results set (resolved). On failure nothing is
+ * resolved and the transaction is rolled back: HL_EINVAL (a record broke a constraint), HL_EDB,
+ * HL_ENOMEM, or WR_ECONNLOST (the connection is unusable; a lost COMMIT may or may not have
+ * committed). One exception: HL_EDB after the COMMIT, when a source skipped by ON CONFLICT was
+ * not visible to the statement; then every other record is resolved and that one is not.
  */
 static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
 {
@@ -758,21 +743,20 @@ static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
             }
         }
     }
-    rc = tx_exec(&t, "BEGIN", "BEGIN", NULL, NULL);
-    if (rc != HL_OK)
-        goto out;
-    for (size_t s = 0; s < HL_ARRAY_LEN(tx_steps); s++) {
-        rc = tx_steps[s](&t);
-        if (rc != HL_OK)
-            goto out;
-    }
-    rc = tx_exec(&t, "COMMIT", "COMMIT", NULL, NULL);
+    rc = batch_tx(&t);
     if (rc != HL_OK)
         goto out;
 
+    /* Committed. */
     for (size_t i = 0; i < n; i++) {
         entry_t *x = e[i];
 
+        if (x->dup_of >= 0 ? !e[x->dup_of]->resolved : !x->inserted && !x->found) {
+            /* Skipped by ON CONFLICT, yet not in the statement's snapshot (stored by a
+             * concurrent transaction): left for the one-by-one retry, which finds it. */
+            rc = HL_EDB;
+            continue;
+        }
         x->resolved = true;
         x->res.err = HL_OK;
         x->res.previous_contacts = -1;
@@ -794,6 +778,8 @@ static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
             }
         }
     }
+    if (rc != HL_OK)
+        hl_log(HL_LOG_WARN, "writer: a conflicting contact was not found (%zu record(s)); retrying", n);
 out:
     if (rc != HL_OK && rc != WR_ECONNLOST && PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
         PGresult *res = PQexec(w->conn, "ROLLBACK");
@@ -823,6 +809,7 @@ static void drop_conn(hl_writer_t *w)
         return;
     PQfinish(w->conn);
     w->conn = NULL;
+    w->prepared = false;
     set_database_up(w, false);
 }
 
@@ -1011,7 +998,11 @@ static void process_batch(hl_writer_t *w, size_t n)
         if (m > 1)
             hl_log(HL_LOG_INFO, "writer: retrying %zu record(s) one by one", m);
         for (size_t i = 0; i < m && w->conn != NULL; i++) {
-            int r1 = m > 1 ? run_tx(w, &v[i], 1) : rc;
+            int r1;
+
+            if (v[i]->resolved)
+                continue;
+            r1 = m > 1 || rc == HL_EDB ? run_tx(w, &v[i], 1) : rc;
             if (r1 == WR_ECONNLOST) {
                 drop_conn(w);
             } else if (r1 != HL_OK) {
@@ -1150,6 +1141,7 @@ static void writer_free(hl_writer_t *w)
     if (w == NULL)
         return;
     free(w->conninfo);
+    free(w->batch_sql);
     free(w->ring);
     free(w->batch);
     free(w->order);
@@ -1180,7 +1172,8 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
     w->ring = calloc(w->max_queue, sizeof(*w->ring));
     w->batch = calloc(w->max_batch, sizeof(*w->batch));
     w->order = calloc(w->max_batch, sizeof(*w->order));
-    if (w->conninfo == NULL || w->ring == NULL || w->batch == NULL || w->order == NULL)
+    if (w->conninfo == NULL || w->ring == NULL || w->batch == NULL || w->order == NULL ||
+        batch_sql(&w->batch_sql) != HL_OK)
         goto out;
     rc = HL_EIO;
     if (pthread_mutex_init(&w->mu, NULL) != 0)
