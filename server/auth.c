@@ -121,7 +121,12 @@ static int fail(hl_auth_t *auth, const char *ip)
     return HL_ENOTFOUND;
 }
 
-static bool cache_lookup(hl_auth_t *auth, const uint8_t *selector, const uint8_t *verifier,
+/*
+ * A cached principal for SELECTOR whose verifier matches. STALE accepts an entry past its
+ * time: only while the database cannot be asked (a revocation cannot reach the daemon then
+ * anyway), so front ends keep posting, and the spool keeps working, through an outage.
+ */
+static bool cache_lookup(hl_auth_t *auth, const uint8_t *selector, const uint8_t *verifier, bool stale,
                          hl_principal_t *out)
 {
     cache_entry_t *e = &auth->cache[slot_of(selector)];
@@ -129,7 +134,7 @@ static bool cache_lookup(hl_auth_t *auth, const uint8_t *selector, const uint8_t
     bool hit = false;
 
     pthread_mutex_lock(&auth->lock);
-    if (e->used && e->expires > time(NULL) &&
+    if (e->used && (stale || e->expires > time(NULL)) &&
         memcmp(e->selector, selector, HL_CRYPTO_TOKEN_SELECTOR_BYTES) == 0) {
         memcpy(hash, e->hash, sizeof(hash));
         *out = e->principal;
@@ -178,16 +183,16 @@ int hl_auth_check(hl_auth_t *auth, const char *token, const char *client_ip, hl_
 
     if (hl_crypto_token_parse(token, selector, verifier) != HL_OK)
         return fail(auth, client_ip);
-    if (cache_lookup(auth, selector, verifier, out)) {
+    if (cache_lookup(auth, selector, verifier, false, out)) {
         rc = HL_OK;
         goto out;
     }
     conn = hl_dbpool_acquire(auth->pool, 2000);
-    if (conn == NULL) {
-        rc = HL_EDB;
+    rc = conn != NULL ? hl_users_authenticate(conn, auth->kr, token, &user) : HL_EDB;
+    if (rc == HL_EDB) {
+        rc = cache_lookup(auth, selector, verifier, true, out) ? HL_OK : HL_EDB;
         goto out;
     }
-    rc = hl_users_authenticate(conn, auth->kr, token, &user);
     if (rc == HL_ECRYPTO) {
         rc = fail(auth, client_ip);
         goto out;

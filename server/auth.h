@@ -3,7 +3,10 @@
  * Tokens are split tokens (docs/keys.md); the check is server/users.c's. A short-lived cache
  * keyed by the token's selector keeps the database out of the hot path: a cached entry
  * still verifies the verifier (constant time) on every request, and lives at most
- * HL_AUTH_CACHE_SECONDS, so a revoked token stops working within that time.
+ * HL_AUTH_CACHE_SECONDS, so a revoked token stops working within that time. While the
+ * database cannot be reached, an expired entry is still accepted (revocations cannot arrive
+ * then), so front ends go on posting into the spool through an outage; a token never seen
+ * before gets HL_EDB (503).
  * Failed attempts are counted per client address; a burst writes one audit row.
  */
 #ifndef HL_AUTH_H
