@@ -172,8 +172,10 @@ static const char recount[] =
     " count(DISTINCT id) FROM counted GROUP BY 1, 2, 4, 6, 7, 8, 9, 10"
     " UNION ALL SELECT helpline_id, day, 'subcategory', top, code, age_band, gender, channel, contact_type,"
     " region, count(*) FROM counted GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10),"
-    " got AS (SELECT helpline_id, day, level, category, subcategory, age_band, gender, channel, contact_type,"
-    " region, contacts FROM stats_daily WHERE contacts > 0)"
+    " got AS (SELECT helpline_id, day, level COLLATE \"default\", category COLLATE \"default\","
+    " subcategory COLLATE \"default\", age_band COLLATE \"default\", gender COLLATE \"default\","
+    " channel COLLATE \"default\", contact_type COLLATE \"default\", region COLLATE \"default\", contacts"
+    " FROM stats_daily WHERE contacts > 0)"
     " SELECT (SELECT count(*) FROM (SELECT * FROM expect EXCEPT SELECT * FROM got) a) +"
     " (SELECT count(*) FROM (SELECT * FROM got EXCEPT SELECT * FROM expect) b)";
 
