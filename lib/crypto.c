@@ -999,6 +999,45 @@ out:
     return rc;
 }
 
+/* ---- contact ids from source keys ---------------------------------------------------------- */
+
+int hl_crypto_source_id(hl_crypto_keyring_t *kr, uint64_t helpline_id, const char *system, const char *id,
+                        uint8_t out[HL_CRYPTO_SOURCE_ID_BYTES])
+{
+    /* The blind index key, personalised apart from phone numbers. */
+    static const uint8_t personal[crypto_generichash_blake2b_PERSONALBYTES] = "helpline-srcid1";
+    crypto_generichash_blake2b_state st;
+    uint8_t le[8];
+    int rc = HL_ECRYPTO;
+
+    if (kr == NULL || system == NULL || id == NULL || out == NULL)
+        return HL_EINVAL;
+    sec_acquire(&kr->sec);
+    if (crypto_generichash_blake2b_init_salt_personal(&st, kr->sec.p + KR_BIDX, HL_CRYPTO_KEY_BYTES,
+                                                      HL_CRYPTO_SOURCE_ID_BYTES, NULL, personal) == 0) {
+        /* Length-prefixed parts, so ("a", "bc") and ("ab", "c") differ. */
+        const char *parts[2] = {system, id};
+        for (int i = 0; i < 8; i++)
+            le[i] = (uint8_t)(helpline_id >> (8 * i));
+        crypto_generichash_blake2b_update(&st, le, sizeof(le));
+        for (int p = 0; p < 2; p++) {
+            uint64_t n = strlen(parts[p]);
+            for (int i = 0; i < 8; i++)
+                le[i] = (uint8_t)(n >> (8 * i));
+            crypto_generichash_blake2b_update(&st, le, sizeof(le));
+            crypto_generichash_blake2b_update(&st, (const uint8_t *)parts[p], n);
+        }
+        rc = crypto_generichash_blake2b_final(&st, out, HL_CRYPTO_SOURCE_ID_BYTES) == 0 ? HL_OK : HL_ECRYPTO;
+    }
+    sec_release(&kr->sec);
+    sodium_memzero(&st, sizeof(st));
+    if (rc == HL_OK) {
+        out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* UUID version 8 (custom) */
+        out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    }
+    return rc;
+}
+
 /* ---- report signing ---------------------------------------------------------------------- */
 
 struct hl_crypto_signer {

@@ -175,6 +175,20 @@ int hl_crypto_phone_normalise(const char *phone, const char *default_cc, char *o
 int hl_crypto_blind_index_phone(hl_crypto_keyring_t *kr, const char *phone, const char *default_cc,
                                 uint8_t out[HL_CRYPTO_BLIND_INDEX_BYTES]) HL_MUSTCHECK;
 
+/* ---- contact ids ------------------------------------------------------------------------ */
+
+#define HL_CRYPTO_SOURCE_ID_BYTES 16
+
+/*
+ * The id of the contact a front end identifies as (SYSTEM, ID) in helpline HELPLINE_ID: a
+ * keyed BLAKE2b of the three (blind index key, its own personalisation), shaped as a UUID
+ * version 8. The same source always gets the same id, so a repeat that is spooled while the
+ * database is down answers with the id the contact will have; without the key, an id tells
+ * nothing about its source.
+ */
+int hl_crypto_source_id(hl_crypto_keyring_t *kr, uint64_t helpline_id, const char *system, const char *id,
+                        uint8_t out[HL_CRYPTO_SOURCE_ID_BYTES]) HL_MUSTCHECK;
+
 /* ---- report signing ---------------------------------------------------------------------- */
 
 typedef struct hl_crypto_signer hl_crypto_signer_t;

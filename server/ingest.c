@@ -123,7 +123,11 @@ int hl_ingest_build(hl_app_t *app, const hl_taxonomy_t *tax, const hl_contact_t 
         goto out;
     if ((rc = hl_record_new(&rec)) != HL_OK)
         goto out;
-    hl_record_new_id(rec->id);
+    /* The id follows from the source, so a repeat spooled while the database is down
+     * answers with the id the stored contact has. */
+    if ((rc = hl_crypto_source_id(app->keyring, (uint64_t)origin->helpline_id, c->source.system, c->source.id,
+                                  rec->id)) != HL_OK)
+        goto out;
     hl_record_id_to_text(rec->id, id);
     rec->helpline_id = origin->helpline_id;
     rec->created_by = origin->user_id;

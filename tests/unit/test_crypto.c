@@ -914,3 +914,41 @@ Test(crypto_noinit, keyfile_functions_initialise_libsodium)
     cr_assert_eq(id, 2);
     rm_rf(dir);
 }
+
+/* ---- contact ids from source keys ------------------------------------------------------------ */
+
+TestSuite(crypto_source_id, .init = init);
+
+Test(crypto_source_id, known_answer_and_uuid_shape)
+{
+    hl_crypto_keyring_t *kr = fixed_keyring();
+    uint8_t got[HL_CRYPTO_SOURCE_ID_BYTES], want[HL_CRYPTO_SOURCE_ID_BYTES];
+
+    unhex("d0ade1a3f530843aaa8768b26c14f355", want, sizeof(want));
+    cr_assert_eq(hl_crypto_source_id(kr, 1, "asterisk", "1732270000.42", got), HL_OK);
+    cr_assert_arr_eq(got, want, sizeof(want));
+    cr_assert_eq(got[6] >> 4, 8, "UUID version 8");
+    cr_assert_eq(got[8] >> 6, 2, "RFC 4122 variant");
+    hl_crypto_keyring_free(kr);
+}
+
+Test(crypto_source_id, every_part_and_the_key_matter)
+{
+    hl_crypto_keyring_t *kr = fixed_keyring(), *kr2 = NULL;
+    uint8_t base[16], other[16], m[HL_CRYPTO_KEY_BYTES];
+
+    cr_assert_eq(hl_crypto_source_id(kr, 1, "ab", "c", base), HL_OK);
+    cr_assert_eq(hl_crypto_source_id(kr, 1, "ab", "c", other), HL_OK);
+    cr_assert_arr_eq(base, other, 16, "deterministic");
+    cr_assert_eq(hl_crypto_source_id(kr, 1, "a", "bc", other), HL_OK);
+    cr_assert(memcmp(base, other, 16) != 0, "parts are length-prefixed");
+    cr_assert_eq(hl_crypto_source_id(kr, 2, "ab", "c", other), HL_OK);
+    cr_assert(memcmp(base, other, 16) != 0, "the helpline is part of the id");
+    fixed_master(m);
+    m[0] ^= 1;
+    cr_assert_eq(hl_crypto_keyring_new(m, &kr2), HL_OK);
+    cr_assert_eq(hl_crypto_source_id(kr2, 1, "ab", "c", other), HL_OK);
+    cr_assert(memcmp(base, other, 16) != 0, "keyed");
+    hl_crypto_keyring_free(kr);
+    hl_crypto_keyring_free(kr2);
+}
