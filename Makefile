@@ -67,17 +67,18 @@ SUPPORT_A:= $(BUILD)/libhltest.a
 
 HELPLINED := $(BUILD)/helplined
 HELPLINE  := $(BUILD)/helpline
+HELPLINE_CDR := $(BUILD)/helpline-cdr
 UNIT      := $(BUILD)/tests/unit
 INTEG     := $(BUILD)/tests/integration
 BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 ALL_SRCS := $(LIB_SRCS) $(SERVER_SRCS) $(CLIENT_SRCS) $(SUPPORT_SRCS) $(UNIT_SRCS) \
-	$(INTEG_SRCS) $(BENCH_SRCS) server/main.c $(wildcard client/main.c)
+	$(INTEG_SRCS) $(BENCH_SRCS) server/main.c $(wildcard client/main.c client/cdr_main.c)
 
 .PHONY: all deps test check integration run bench format format-check lint install clean
 .DEFAULT_GOAL := all
 
-all: $(HELPLINED) $(HELPLINE)
+all: $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
 
 # Rebuild everything when the flags change (Redis' .make-settings idea).
 FLAGS_FILE := $(BUILD)/flags
@@ -102,6 +103,10 @@ $(HELPLINED): $(call obj,server/main.c) $(SERVER_A) $(LIB_A)
 $(HELPLINE): $(call obj,client/main.c) $(CLIENT_A) $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The Asterisk CDR adapter (docs/front-ends.md).
+$(HELPLINE_CDR): $(call obj,client/cdr_main.c) $(CLIENT_A) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 TEST_DEFS := -DHL_TEST_SRCDIR='"$(CURDIR)"' -DHL_TEST_BUILDDIR='"$(CURDIR)/$(BUILD)"'
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -Itests/support $(TEST_DEFS)
 
@@ -109,7 +114,7 @@ $(UNIT): $(call obj,$(UNIT_SRCS)) $(SUPPORT_A) $(SERVER_A) $(CLIENT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(TEST_LDLIBS) $(LDLIBS) -o $@
 
-$(INTEG): $(call obj,$(INTEG_SRCS)) $(SUPPORT_A) $(SERVER_A) $(CLIENT_A) $(LIB_A) | $(HELPLINED) $(HELPLINE)
+$(INTEG): $(call obj,$(INTEG_SRCS)) $(SUPPORT_A) $(SERVER_A) $(CLIENT_A) $(LIB_A) | $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o %.a,$^) $(TEST_LDLIBS) $(LDLIBS) -o $@
 
@@ -131,7 +136,7 @@ check: deps
 INTEG_ARGS ?= --jobs 2
 INTEG_ENV = HL_BUILD=$(BUILD) $(if $(SANITIZE),LSAN_OPTIONS=suppressions=$(CURDIR)/tests/integration/lsan.supp)
 integration: deps
-	@$(MAKE) --no-print-directory $(INTEG) $(HELPLINED) $(HELPLINE)
+	@$(MAKE) --no-print-directory $(INTEG) $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
 	$(if $(INTEG_SRCS),$(INTEG_ENV) scripts/with-pg $(INTEG) $(INTEG_ARGS) $(CRITERION_ARGS),@echo "no integration tests yet")
 
 test: deps
@@ -176,6 +181,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/helpline/migrations $(DESTDIR)$(PREFIX)/share/helpline/taxonomy/mappings
 	install -m 0755 $(HELPLINED) $(DESTDIR)$(PREFIX)/sbin/helplined
 	install -m 0755 $(HELPLINE) $(DESTDIR)$(PREFIX)/bin/helpline
+	install -m 0755 $(HELPLINE_CDR) $(DESTDIR)$(PREFIX)/bin/helpline-cdr
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/helpline/migrations/
 	$(if $(wildcard taxonomy/*.json),install -m 0644 taxonomy/*.json $(DESTDIR)$(PREFIX)/share/helpline/taxonomy/)
 	$(if $(wildcard taxonomy/mappings/*.json),install -m 0644 taxonomy/mappings/*.json $(DESTDIR)$(PREFIX)/share/helpline/taxonomy/mappings/)
