@@ -44,22 +44,38 @@ struct hl_rollup {
  * $1 .. $12 of the arrays; %d placeholders are filled in by hl_rollup_sql. The daily and
  * monthly upserts are separate CTEs, each sorted by its primary key, so every statement
  * built from this text locks daily cells in key order, then monthly cells in key order.
+ * Cells whose delta is negative (a PATCH moving a contact out of them) are UPDATEd: an
+ * INSERT of the negative row would fail the contacts >= 0 check before ON CONFLICT applies.
  */
 static const char rollup_sql_fmt[] =
     "rx AS (SELECT * FROM unnest($%d::uuid[], $%d::int8[], $%d::date[], $%d::text[], $%d::text[],"
     " $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::int8[])"
     " AS x(id, h, d, l, c, sc, a, g, ch, t, r, n)%s),"
+    " rdn AS (UPDATE stats_daily s SET contacts = s.contacts + x.n FROM (SELECT h, d, l, c, sc, a, g, ch, t, "
+    "r,"
+    " sum(n)::int8 AS n FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r HAVING sum(n) < 0) x"
+    " WHERE s.helpline_id = x.h AND s.level = x.l AND s.day = x.d AND s.category = x.c"
+    " AND s.subcategory = x.sc AND s.age_band = x.a AND s.gender = x.g AND s.channel = x.ch"
+    " AND s.contact_type = x.t AND s.region = x.r),"
     " rd AS (INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, gender,"
     " channel, contact_type, region, contacts)"
     " SELECT h, d, l, c, sc, a, g, ch, t, r, sum(n)::int8 FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r"
-    " HAVING sum(n) <> 0 ORDER BY h, l, d, c, sc, a, g, ch, t, r"
+    " HAVING sum(n) > 0 ORDER BY h, l, d, c, sc, a, g, ch, t, r"
     " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type,"
     " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts),"
+    " rmn AS (UPDATE stats_monthly s SET contacts = s.contacts + x.n FROM (SELECT h, m, l, c, sc, a, g, ch, "
+    "t, r,"
+    " sum(n)::int8 AS n FROM (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, n FROM "
+    "rx) y"
+    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) < 0) x"
+    " WHERE s.helpline_id = x.h AND s.level = x.l AND s.month = x.m AND s.category = x.c"
+    " AND s.subcategory = x.sc AND s.age_band = x.a AND s.gender = x.g AND s.channel = x.ch"
+    " AND s.contact_type = x.t AND s.region = x.r),"
     " rm AS (INSERT INTO stats_monthly AS s (helpline_id, month, level, category, subcategory, age_band,"
     " gender, channel, contact_type, region, contacts)"
     " SELECT h, m, l, c, sc, a, g, ch, t, r, sum(n)::int8"
     " FROM (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, n FROM rx) y"
-    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) <> 0 ORDER BY h, l, m, c, sc, a, g, ch, t, r"
+    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) > 0 ORDER BY h, l, m, c, sc, a, g, ch, t, r"
     " ON CONFLICT (helpline_id, level, month, category, subcategory, age_band, gender, channel, contact_type,"
     " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)";
 

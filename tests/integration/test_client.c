@@ -307,12 +307,8 @@ Test(client, log_from_flags_then_update)
     run_free(&r);
 }
 
-/*
- * Changing the child's age moves the contact to another statistics cell. Disabled: helplined
- * answers 503 because the rollup's INSERT ... ON CONFLICT checks "contacts >= 0" on the
- * proposed row (-1) before the conflict (reported to the lead; server/rollup.c).
- */
-Test(client, update_child_age_keeps_other_child_fields, .disabled = true)
+/* Changing the child's age moves the contact to another statistics cell. */
+Test(client, update_child_age_keeps_other_child_fields)
 {
     char id[64];
     const char *args[] = {

@@ -213,3 +213,40 @@ Test(rollup_db, writer_rollup_equals_recount, .init = setup, .fini = teardown, .
                  0, "the monthly rollup differs from the daily one");
     PQfinish(conn);
 }
+
+/* A PATCH moves a contact from its old cells to new ones: the old ones go down to zero. */
+Test(rollup_db, patch_moves_a_contact_between_cells, .init = setup, .fini = teardown, .timeout = 60)
+{
+    static const char *const before_codes[] = {"violence.bullying"};
+    static const char *const after_codes[] = {"mental_health.self_harm"};
+    PGconn *conn = hl_pgtest_connect(&db);
+    hl_rollup_contact_t before = contact(before_codes, 1), after = contact(after_codes, 1);
+    hl_rollup_t *r = NULL;
+    int applied;
+
+    cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
+    before.helpline_id = after.helpline_id = hl_pgtest_scalar(
+        conn, "INSERT INTO helplines (code, name, country) VALUES ('rp', 'Patch', 'KE') RETURNING id");
+    after.age = 16;
+    cr_assert_eq(hl_rollup_new(&r), HL_OK);
+    cr_assert_eq(hl_rollup_add(r, &before, 1), HL_OK);
+    cr_assert_eq(hl_rollup_apply(r, conn), HL_OK);
+    hl_rollup_free(r);
+
+    cr_assert_eq(hl_rollup_new(&r), HL_OK);
+    cr_assert_eq(hl_rollup_add(r, &before, -1), HL_OK);
+    cr_assert_eq(hl_rollup_add(r, &after, 1), HL_OK);
+    cr_assert_eq(hl_rollup_apply(r, conn), HL_OK, "negative deltas must apply");
+    hl_rollup_free(r);
+
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'total'"), 1);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'total'"), 1);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT coalesce(sum(contacts), 0) FROM stats_daily WHERE category = "
+                                        "'violence'"),
+                 0);
+    cr_assert_eq(hl_pgtest_scalar(conn,
+                                  "SELECT sum(contacts) FROM stats_monthly WHERE category = 'mental_health'"
+                                  " AND age_band = '16-17'"),
+                 2, "category and subcategory rows");
+    PQfinish(conn);
+}
