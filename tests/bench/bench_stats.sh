@@ -46,7 +46,7 @@ INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contac
 SELECT gen_random_uuid(), 1, 'bench', 'b' || g,
        (ARRAY['phone','phone','chat','sms','messaging_app','social_media'])[1 + g % 6],
        (ARRAY['counselling','counselling','counselling','information','referral','silent','hang_up','missed'])[1 + g % 8],
-       timestamptz '2026-01-01 00:00:00+00' + ((g * 7919) % 31536000) * interval '1 second',
+       timestamptz '2026-01-01 00:00:00+00' + ((g::int8 * 7919) % 31536000) * interval '1 second',
        CASE WHEN g % 11 = 0 THEN NULL ELSE 5 + (g * 31) % 21 END,
        (ARRAY['girl','girl','girl','boy','boy','non_binary','unknown'])[1 + (g * 13) % 7],
        (ARRAY['urban','town','rural','unknown'])[1 + (g * 17) % 4],
