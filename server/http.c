@@ -180,16 +180,6 @@ void hl_http_defer(hl_request_t *req)
 
 /* ---- accessors ----------------------------------------------------------------------------- */
 
-hl_method_t hl_http_method(const hl_request_t *req)
-{
-    return req->method;
-}
-
-const char *hl_http_path(const hl_request_t *req)
-{
-    return req->path;
-}
-
 const char *hl_http_path_arg(const hl_request_t *req)
 {
     return req->path_arg;

@@ -86,8 +86,6 @@ void hl_http_quiesce(hl_http_t *http);
 void hl_http_stop(hl_http_t *http);
 
 /* Request accessors; the strings live as long as the request. */
-hl_method_t hl_http_method(const hl_request_t *req);
-const char *hl_http_path(const hl_request_t *req);
 /* The path segment matched by a route's '*' ("" when none). */
 const char *hl_http_path_arg(const hl_request_t *req);
 const char *hl_http_body(const hl_request_t *req, size_t *len);
