@@ -84,7 +84,8 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         hl_log(HL_LOG_ERROR, "cannot open the spool in %s", cfg->spool_dir);
         goto out;
     }
-    hl_writer_opts_t wopts = {.conninfo = cfg->database_url, .spool = app.spool};
+    /* Two writer connections: one batch commits (fsync) while the next one runs. */
+    hl_writer_opts_t wopts = {.conninfo = cfg->database_url, .spool = app.spool, .connections = 2};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
         hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)

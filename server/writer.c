@@ -1,7 +1,8 @@
 /*
- * The writer: one thread, one PGconn, group commit of sealed records (writer.h,
- * docs/writer.md). Everything below "writer thread" runs on that thread only; the queue,
- * the stopping flag and the counters are shared under mu.
+ * The writer: group commit of sealed records (writer.h, docs/writer.md), on one thread per
+ * connection (wconn_t: its PGconn, its batch, its backoff). Everything below "connection
+ * thread" runs on one such thread and touches only its own wconn_t; the queue, the stopping
+ * and collecting flags, the count of connections up and the counters are shared under mu.
  */
 #include "writer.h"
 
@@ -27,6 +28,9 @@
 
 /* Internal: the connection is gone (or the server is shutting down). Never returned to callers. */
 #define WR_ECONNLOST (-100)
+/* Internal: PostgreSQL chose this transaction as a deadlock victim (SQLSTATE 40P01) or failed
+ * it for serialization (40001): nothing was stored, the same transaction may simply be retried. */
+#define WR_ERETRY (-101)
 
 /* PostgreSQL type OIDs (catalog/pg_type.dat). */
 #define OID_BYTEA            17
@@ -70,23 +74,11 @@ typedef struct entry {
     int64_t db_count; /* contacts with the same caller before this transaction */
 } entry_t;
 
-struct hl_writer {
-    char *conninfo;
-    hl_spool_t *spool;
-    size_t max_batch;
-    unsigned max_delay_us;
-    size_t max_queue;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+/* One connection of the writer: its thread, its PGconn and its batch (connection thread only). */
+typedef struct wconn {
+    hl_writer_t *w;
+    unsigned index; /* 0 replays the spool */
     pthread_t thread;
-    slot_t *ring; /* max_queue slots */
-    size_t head;
-    size_t count;
-    bool stopping;
-    hl_writer_stats_t st; /* queued is filled in by get_stats */
-
-    /* writer thread only */
     PGconn *conn;
     int64_t backoff_us;
     int64_t next_connect_us;
@@ -94,7 +86,29 @@ struct hl_writer {
     entry_t *batch;   /* max_batch entries */
     entry_t **order;  /* max_batch pointers: the records of one transaction */
     size_t replaying; /* records applied in the current replay call */
-    char *batch_sql;  /* the batch statement (batch_sql()) */
+} wconn_t;
+
+struct hl_writer {
+    char *conninfo;
+    hl_spool_t *spool;
+    size_t max_batch;
+    unsigned max_delay_us;
+    size_t max_queue;
+    unsigned n_conns;
+    char *batch_sql; /* the batch statement (batch_sql()), read-only once started */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* work to take, a connection up or down, stopping */
+    pthread_cond_t full; /* the collecting thread's batch is full (max_batch waiting) */
+    slot_t *ring;        /* max_queue slots */
+    size_t head;
+    size_t count;
+    bool stopping;
+    bool collecting;      /* a connection thread is gathering the next batch */
+    unsigned n_up;        /* connections connected */
+    hl_writer_stats_t st; /* queued and database_up are filled in by get_stats */
+
+    wconn_t *conns; /* n_conns */
 };
 
 static int64_t now_us(void)
@@ -324,10 +338,10 @@ static int32_t be32_at(const char *p)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Statements (writer thread)                                                            */
+/* Statements (connection thread)                                                        */
 
 typedef struct tx {
-    hl_writer_t *w;
+    wconn_t *wc;
     entry_t **e;
     size_t n;
 } tx_t;
@@ -342,21 +356,25 @@ static bool starts_with(const char *s, const char *prefix)
  * anything but a data exception (class 22, whose messages may quote input) PostgreSQL's
  * primary message, which in TERSE mode names constraints, never row values.
  */
-static int classify(hl_writer_t *w, const PGresult *res, const char *what, size_t n)
+static int classify(wconn_t *wc, const PGresult *res, const char *what, size_t n)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-    if (PQstatus(w->conn) != CONNECTION_OK || starts_with(state, "08") || starts_with(state, "57P")) {
-        const char *msg = PQerrorMessage(w->conn);
+    if (PQstatus(wc->conn) != CONNECTION_OK || starts_with(state, "08") || starts_with(state, "57P")) {
+        const char *msg = PQerrorMessage(wc->conn);
         hl_log(HL_LOG_WARN, "writer: connection to PostgreSQL lost during %s (%zu record(s)): %.*s", what, n,
                msg_len(msg), msg);
         return WR_ECONNLOST;
     }
     if (state == NULL) {
-        const char *msg = PQerrorMessage(w->conn);
+        const char *msg = PQerrorMessage(wc->conn);
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): %.*s", what, n, msg_len(msg), msg);
         return HL_EDB;
+    }
+    if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
+        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): SQLSTATE %s, to be retried", what, n, state);
+        return WR_ERETRY;
     }
     if (starts_with(state, "22")) {
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): data exception, SQLSTATE %s", what, n, state);
@@ -562,12 +580,12 @@ static int rollup_params(tx_t *t, hl_rollup_params_t *out)
 }
 
 /* Reads the results of one pipelined query into *ROWS (when wanted); the first error wins. */
-static int pipeline_read(hl_writer_t *w, const char *what, size_t n, int rc, PGresult **rows, bool *ok)
+static int pipeline_read(wconn_t *wc, const char *what, size_t n, int rc, PGresult **rows, bool *ok)
 {
     PGresult *res;
 
     *ok = false;
-    while ((res = PQgetResult(w->conn)) != NULL) {
+    while ((res = PQgetResult(wc->conn)) != NULL) {
         ExecStatusType st = PQresultStatus(res);
 
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -577,7 +595,7 @@ static int pipeline_read(hl_writer_t *w, const char *what, size_t n, int rc, PGr
                 res = NULL;
             }
         } else if (st != PGRES_PIPELINE_ABORTED && rc == HL_OK) {
-            rc = classify(w, res, what, n);
+            rc = classify(wc, res, what, n);
         }
         PQclear(res);
         if (rc == WR_ECONNLOST)
@@ -596,8 +614,8 @@ static int pipeline_read(hl_writer_t *w, const char *what, size_t n, int rc, PGr
 static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **rows)
 {
     static const char *const names[] = {"BEGIN", "batch statement", "COMMIT"};
-    hl_writer_t *w = t->w;
-    PGconn *c = w->conn;
+    wconn_t *wc = t->wc;
+    PGconn *c = wc->conn;
     const char *values[PARAMS_TOTAL];
     int lengths[PARAMS_TOTAL], formats[PARAMS_TOTAL];
     Oid types[PARAMS_TOTAL];
@@ -624,14 +642,14 @@ static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **
         formats[i] = 1;
 
     if (PQenterPipelineMode(c) != 1 || PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-        PQsendQueryParams(c, w->batch_sql, PARAMS_TOTAL, types, values, lengths, formats, 1) != 1 ||
+        PQsendQueryParams(c, wc->w->batch_sql, PARAMS_TOTAL, types, values, lengths, formats, 1) != 1 ||
         PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 || PQpipelineSync(c) != 1) {
         const char *msg = PQerrorMessage(c);
         hl_log(HL_LOG_WARN, "writer: cannot send the batch (%zu record(s)): %.*s", t->n, msg_len(msg), msg);
         return WR_ECONNLOST;
     }
     for (int q = 0; q < 3 && rc != WR_ECONNLOST; q++) {
-        rc = pipeline_read(w, names[q], t->n, rc, q == 1 ? rows : NULL, &ok);
+        rc = pipeline_read(wc, names[q], t->n, rc, q == 1 ? rows : NULL, &ok);
         if (q == 2)
             committed = ok;
     }
@@ -718,9 +736,9 @@ static bool same_caller(const hl_record_t *a, const hl_record_t *b)
  * committed). One exception: HL_EDB after the COMMIT, when a source skipped by ON CONFLICT was
  * not visible to the statement; then every other record is resolved and that one is not.
  */
-static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
+static int run_tx(wconn_t *wc, entry_t **e, size_t n)
 {
-    tx_t t = {.w = w, .e = e, .n = n};
+    tx_t t = {.wc = wc, .e = e, .n = n};
     int rc;
 
     for (size_t i = 0; i < n; i++) {
@@ -772,10 +790,10 @@ static int run_tx(hl_writer_t *w, entry_t **e, size_t n)
     if (rc != HL_OK)
         hl_log(HL_LOG_WARN, "writer: a conflicting contact was not found (%zu record(s)); retrying", n);
 out:
-    if (rc != HL_OK && rc != WR_ECONNLOST && PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
-        PGresult *res = PQexec(w->conn, "ROLLBACK");
+    if (rc != HL_OK && rc != WR_ECONNLOST && PQtransactionStatus(wc->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(wc->conn, "ROLLBACK");
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            int r2 = classify(w, res, "ROLLBACK", n);
+            int r2 = classify(wc, res, "ROLLBACK", n);
             if (r2 == WR_ECONNLOST)
                 rc = WR_ECONNLOST;
         }
@@ -785,44 +803,49 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Connection and spool (writer thread)                                                  */
+/* Connection and spool (connection thread)                                              */
 
-static void set_database_up(hl_writer_t *w, bool up)
+/* One more or one fewer connection up; a thread without one may wait for the others. */
+static void count_up(hl_writer_t *w, bool up)
 {
     pthread_mutex_lock(&w->mu);
-    w->st.database_up = up;
+    if (up)
+        w->n_up++;
+    else
+        w->n_up--;
+    pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mu);
 }
 
-static void drop_conn(hl_writer_t *w)
+static void drop_conn(wconn_t *wc)
 {
-    if (w->conn == NULL)
+    if (wc->conn == NULL)
         return;
-    PQfinish(w->conn);
-    w->conn = NULL;
-    set_database_up(w, false);
+    PQfinish(wc->conn);
+    wc->conn = NULL;
+    count_up(wc->w, false);
 }
 
 /* Connects unless connected; without FORCE only once the backoff has expired. */
-static bool ensure_conn(hl_writer_t *w, bool force)
+static bool ensure_conn(wconn_t *wc, bool force)
 {
     int64_t now = now_us();
     PGconn *conn = NULL;
 
-    if (w->conn != NULL)
+    if (wc->conn != NULL)
         return true;
-    if (!force && now < w->next_connect_us)
+    if (!force && now < wc->next_connect_us)
         return false;
-    if (hl_db_connect(w->conninfo, &conn) != HL_OK) {
-        w->next_connect_us = now_us() + w->backoff_us;
-        w->backoff_us = w->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : w->backoff_us * 2;
+    if (hl_db_connect(wc->w->conninfo, &conn) != HL_OK) {
+        wc->next_connect_us = now_us() + wc->backoff_us;
+        wc->backoff_us = wc->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : wc->backoff_us * 2;
         return false;
     }
-    hl_log(HL_LOG_INFO, "writer: connected to PostgreSQL");
-    w->conn = conn;
-    w->backoff_us = BACKOFF_MIN_US;
-    w->next_replay_us = 0;
-    set_database_up(w, true);
+    hl_log(HL_LOG_INFO, "writer: connection %u connected to PostgreSQL", wc->index);
+    wc->conn = conn;
+    wc->backoff_us = BACKOFF_MIN_US;
+    wc->next_replay_us = 0;
+    count_up(wc->w, true);
     return true;
 }
 
@@ -864,7 +887,7 @@ static void spool_entry(hl_writer_t *w, entry_t *e)
 }
 
 typedef struct replay_ctx {
-    hl_writer_t *w;
+    wconn_t *wc;
     bool yielded;
 } replay_ctx_t;
 
@@ -882,19 +905,21 @@ static bool queue_waiting(hl_writer_t *w)
 static int replay_one(void *arg, const void *buf, size_t len)
 {
     replay_ctx_t *ctx = arg;
-    hl_writer_t *w = ctx->w;
+    wconn_t *wc = ctx->wc;
+    hl_writer_t *w = wc->w;
     hl_record_t *rec = NULL;
     entry_t e = {0};
     entry_t *pe = &e;
     char id[HL_RECORD_UUID_LEN + 1];
     int rc;
 
-    if (w->replaying >= REPLAY_SLICE && queue_waiting(w)) {
-        ctx->yielded = true; /* let queued work go first; the replay resumes here */
+    /* Alone, the connection lets queued work go first now and then; with others, they take it. */
+    if (w->n_conns == 1 && wc->replaying >= REPLAY_SLICE && queue_waiting(w)) {
+        ctx->yielded = true; /* the replay resumes here */
         rc = HL_ECONFLICT;
         goto out;
     }
-    if (w->conn == NULL) {
+    if (wc->conn == NULL) {
         rc = HL_EDB;
         goto out;
     }
@@ -911,10 +936,12 @@ static int replay_one(void *arg, const void *buf, size_t len)
     }
     e.rec = rec;
     hl_record_id_to_text(rec->id, id);
-    rc = run_tx(w, &pe, 1);
+    rc = run_tx(wc, &pe, 1);
     if (rc == WR_ECONNLOST) {
-        drop_conn(w);
+        drop_conn(wc);
         rc = HL_EDB;
+    } else if (rc == WR_ERETRY) {
+        rc = HL_EDB; /* the replay stops here and is tried again later */
     } else if (rc == HL_EINVAL) {
         /* It will never be accepted: keeping it would block every record behind it. */
         hl_log(HL_LOG_ERROR, "writer: spooled record %s refused by PostgreSQL; dropped from the spool", id);
@@ -923,7 +950,7 @@ static int replay_one(void *arg, const void *buf, size_t len)
         pthread_mutex_unlock(&w->mu);
         rc = HL_OK;
     } else if (rc == HL_OK) {
-        w->replaying++;
+        wc->replaying++;
         pthread_mutex_lock(&w->mu);
         w->st.replayed++;
         pthread_mutex_unlock(&w->mu);
@@ -933,36 +960,47 @@ out:
     return rc;
 }
 
-static void replay(hl_writer_t *w)
+static void replay(wconn_t *wc)
 {
-    replay_ctx_t ctx = {.w = w};
+    replay_ctx_t ctx = {.wc = wc};
     size_t n = 0;
     int rc;
 
-    w->replaying = 0;
-    rc = hl_spool_replay(w->spool, replay_one, &ctx, &n);
+    wc->replaying = 0;
+    rc = hl_spool_replay(wc->w->spool, replay_one, &ctx, &n);
     if (rc == HL_OK) {
         hl_log(HL_LOG_INFO, "writer: spool replay done, %zu record(s) applied", n);
-        if (hl_spool_pending(w->spool) > 0)
-            w->next_replay_us = now_us() + REPLAY_RETRY_US;
+        if (hl_spool_pending(wc->w->spool) > 0)
+            wc->next_replay_us = now_us() + REPLAY_RETRY_US;
     } else if (!ctx.yielded) {
         hl_log(HL_LOG_WARN, "writer: spool replay stopped after %zu record(s): %s", n, hl_strerror(rc));
-        w->next_replay_us = now_us() + REPLAY_RETRY_US;
+        wc->next_replay_us = now_us() + REPLAY_RETRY_US;
     }
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Batches (writer thread)                                                               */
+/* Batches (connection thread)                                                           */
 
-static void process_batch(hl_writer_t *w, size_t n)
+/* One record alone, in its own transaction; a deadlock victim is tried once more. */
+static int run_one(wconn_t *wc, entry_t **e)
 {
-    entry_t **v = w->order;
+    int rc = run_tx(wc, e, 1);
+
+    if (rc == WR_ERETRY)
+        rc = run_tx(wc, e, 1);
+    return rc == WR_ERETRY ? HL_EDB : rc;
+}
+
+static void process_batch(wconn_t *wc, size_t n)
+{
+    hl_writer_t *w = wc->w;
+    entry_t **v = wc->order;
     size_t m = 0, spooled = 0;
     int rc = WR_ECONNLOST;
     hl_writer_stats_t d = {0};
 
     for (size_t i = 0; i < n; i++) {
-        entry_t *e = &w->batch[i];
+        entry_t *e = &wc->batch[i];
         if (!hl_record_valid(e->rec)) {
             char id[HL_RECORD_UUID_LEN + 1];
             hl_record_id_to_text(e->rec->id, id);
@@ -972,29 +1010,33 @@ static void process_batch(hl_writer_t *w, size_t n)
         }
         v[m++] = e;
     }
-    if (m > 0 && w->conn != NULL) {
-        rc = run_tx(w, v, m);
+    if (m > 0 && wc->conn != NULL) {
+        rc = run_tx(wc, v, m);
         if (rc == WR_ECONNLOST) {
             /* The connection may have died while idle: one fresh attempt before spooling. */
-            drop_conn(w);
-            if (ensure_conn(w, true))
-                rc = run_tx(w, v, m);
+            drop_conn(wc);
+            if (ensure_conn(wc, true))
+                rc = run_tx(wc, v, m);
             if (rc == WR_ECONNLOST)
-                drop_conn(w);
+                drop_conn(wc);
         }
+        if (rc == WR_ERETRY) /* a deadlock with another connection's batch: the whole batch once more */
+            rc = run_tx(wc, v, m);
+        if (rc == WR_ECONNLOST)
+            drop_conn(wc);
     }
     if (m > 0 && rc != HL_OK && rc != WR_ECONNLOST) {
         /* One bad row never fails its batch-mates: each record alone, in its own transaction. */
         if (m > 1)
             hl_log(HL_LOG_INFO, "writer: retrying %zu record(s) one by one", m);
-        for (size_t i = 0; i < m && w->conn != NULL; i++) {
+        for (size_t i = 0; i < m && wc->conn != NULL; i++) {
             int r1;
 
             if (v[i]->resolved)
                 continue;
-            r1 = m > 1 || rc == HL_EDB ? run_tx(w, &v[i], 1) : rc;
+            r1 = m > 1 || rc == HL_EDB || rc == WR_ERETRY ? run_one(wc, &v[i]) : rc;
             if (r1 == WR_ECONNLOST) {
-                drop_conn(w);
+                drop_conn(wc);
             } else if (r1 != HL_OK) {
                 char id[HL_RECORD_UUID_LEN + 1];
                 hl_record_id_to_text(v[i]->rec->id, id);
@@ -1004,7 +1046,7 @@ static void process_batch(hl_writer_t *w, size_t n)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        entry_t *e = &w->batch[i];
+        entry_t *e = &wc->batch[i];
         if (!e->resolved) {
             spool_entry(w, e);
             spooled += e->res.status == HL_WRITE_SPOOLED;
@@ -1036,7 +1078,7 @@ static void process_batch(hl_writer_t *w, size_t n)
     pthread_mutex_unlock(&w->mu);
 
     for (size_t i = 0; i < n; i++) {
-        entry_t *e = &w->batch[i];
+        entry_t *e = &wc->batch[i];
         e->done(e->arg, &e->res);
         hl_record_free(e->rec);
         e->rec = NULL;
@@ -1048,9 +1090,10 @@ static size_t sealed_bytes(const hl_record_t *r)
     return r->child_name.len + r->caller_name.len + r->caller_phone.len + r->summary.len + r->transcript.len;
 }
 
-/* Moves up to max_batch queued records (and at most BATCH_MAX_BYTES of sealed data) into batch. */
-static size_t take_batch(hl_writer_t *w)
+/* Moves up to max_batch queued records (and at most BATCH_MAX_BYTES of sealed data) into wc's batch. */
+static size_t take_batch(wconn_t *wc)
 {
+    hl_writer_t *w = wc->w;
     size_t n = 0, bytes = 0;
 
     while (w->count > 0 && n < w->max_batch) {
@@ -1060,7 +1103,7 @@ static size_t take_batch(hl_writer_t *w)
         if (n > 0 && bytes + b > BATCH_MAX_BYTES)
             break;
         bytes += b;
-        w->batch[n] = (entry_t){.rec = s->rec, .done = s->done, .arg = s->arg, .dup_of = -1};
+        wc->batch[n] = (entry_t){.rec = s->rec, .done = s->done, .arg = s->arg, .dup_of = -1};
         n++;
         w->head = (w->head + 1) % w->max_queue;
         w->count--;
@@ -1068,34 +1111,47 @@ static size_t take_batch(hl_writer_t *w)
     return n;
 }
 
+/*
+ * Whether WC may take queued work now (under mu): not while another thread gathers the next
+ * batch, and without a connection only when no other connection is up (then it spools).
+ */
+static bool may_take(const wconn_t *wc)
+{
+    const hl_writer_t *w = wc->w;
+
+    return w->count > 0 && !w->collecting && (wc->conn != NULL || w->n_up == 0);
+}
+
 static void *writer_main(void *arg)
 {
-    hl_writer_t *w = arg;
+    wconn_t *wc = arg;
+    hl_writer_t *w = wc->w;
 
-    ensure_conn(w, true);
+    ensure_conn(wc, true);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         bool stopping = w->stopping;
+        bool replays = wc->index == 0 && w->spool != NULL;
         int64_t deadline = 0;
         size_t n;
 
         if (w->count == 0 && stopping)
             break;
-        /* Reconnect (once the backoff expired), and replay the spool before new work. */
+        /* Reconnect (once the backoff expired); connection 0 replays the spool before new work. */
         pthread_mutex_unlock(&w->mu);
-        ensure_conn(w, false);
-        if (!stopping && w->conn != NULL && w->spool != NULL && now_us() >= w->next_replay_us &&
+        ensure_conn(wc, false);
+        if (!stopping && replays && wc->conn != NULL && now_us() >= wc->next_replay_us &&
             hl_spool_pending(w->spool) > 0)
-            replay(w);
+            replay(wc);
         pthread_mutex_lock(&w->mu);
 
-        if (w->count == 0) {
-            if (w->stopping)
+        if (!may_take(wc)) {
+            if (w->count == 0 && w->stopping)
                 break;
-            if (w->conn == NULL)
-                deadline = w->next_connect_us;
-            else if (w->spool != NULL && hl_spool_pending(w->spool) > 0)
-                deadline = w->next_replay_us;
+            if (wc->conn == NULL)
+                deadline = wc->next_connect_us;
+            else if (replays && hl_spool_pending(w->spool) > 0)
+                deadline = wc->next_replay_us;
             if (deadline > 0) {
                 struct timespec ts;
                 deadline_ts(deadline, &ts);
@@ -1106,20 +1162,24 @@ static void *writer_main(void *arg)
             continue;
         }
         /* Group commit: wait for more until max_batch or max_delay_us after the first arrived. */
+        w->collecting = true;
         deadline = w->ring[w->head].at_us + w->max_delay_us;
         while (w->count > 0 && w->count < w->max_batch && !w->stopping && now_us() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
-            pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+            pthread_cond_timedwait(&w->full, &w->mu, &ts);
         }
-        n = take_batch(w);
+        n = take_batch(wc);
+        w->collecting = false;
+        if (w->n_conns > 1) /* another thread may gather the next batch meanwhile */
+            pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->mu);
         if (n > 0)
-            process_batch(w, n);
+            process_batch(wc, n);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
-    drop_conn(w);
+    drop_conn(wc);
     return NULL;
 }
 
@@ -1130,12 +1190,27 @@ static void writer_free(hl_writer_t *w)
 {
     if (w == NULL)
         return;
+    for (unsigned i = 0; w->conns != NULL && i < w->n_conns; i++) {
+        free(w->conns[i].batch);
+        free(w->conns[i].order);
+    }
+    free(w->conns);
     free(w->conninfo);
     free(w->batch_sql);
     free(w->ring);
-    free(w->batch);
-    free(w->order);
     free(w);
+}
+
+/* Stops the first N threads (started, none of them past the queue yet) and joins them. */
+static void join_threads(hl_writer_t *w, unsigned n)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_cond_broadcast(&w->full);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(w->conns[i].thread, NULL);
 }
 
 int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
@@ -1143,9 +1218,10 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
     hl_writer_t *w = NULL;
     pthread_condattr_t ca;
     bool mu_ok = false, cond_ok = false;
+    unsigned started = 0;
     int rc = HL_EINVAL;
 
-    if (opts == NULL || opts->conninfo == NULL)
+    if (opts == NULL || opts->conninfo == NULL || opts->connections > HL_WRITER_MAX_CONNECTIONS)
         goto out;
     rc = HL_ENOMEM;
     w = calloc(1, sizeof(*w));
@@ -1155,16 +1231,25 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
     w->max_batch = opts->max_batch ? opts->max_batch : DEFAULT_MAX_BATCH;
     w->max_delay_us = opts->max_delay_us ? opts->max_delay_us : DEFAULT_MAX_DELAY_US;
     w->max_queue = opts->max_queue ? opts->max_queue : DEFAULT_MAX_QUEUE;
+    w->n_conns = opts->connections ? opts->connections : 1;
     if (w->max_batch > INT32_MAX)
         w->max_batch = INT32_MAX;
-    w->backoff_us = BACKOFF_MIN_US;
     w->conninfo = strdup(opts->conninfo);
     w->ring = calloc(w->max_queue, sizeof(*w->ring));
-    w->batch = calloc(w->max_batch, sizeof(*w->batch));
-    w->order = calloc(w->max_batch, sizeof(*w->order));
-    if (w->conninfo == NULL || w->ring == NULL || w->batch == NULL || w->order == NULL ||
-        batch_sql(&w->batch_sql) != HL_OK)
+    w->conns = calloc(w->n_conns, sizeof(*w->conns));
+    if (w->conninfo == NULL || w->ring == NULL || w->conns == NULL || batch_sql(&w->batch_sql) != HL_OK)
         goto out;
+    for (unsigned i = 0; i < w->n_conns; i++) {
+        wconn_t *wc = &w->conns[i];
+
+        wc->w = w;
+        wc->index = i;
+        wc->backoff_us = BACKOFF_MIN_US;
+        wc->batch = calloc(w->max_batch, sizeof(*wc->batch));
+        wc->order = calloc(w->max_batch, sizeof(*wc->order));
+        if (wc->batch == NULL || wc->order == NULL)
+            goto out;
+    }
     rc = HL_EIO;
     if (pthread_mutex_init(&w->mu, NULL) != 0)
         goto out;
@@ -1173,20 +1258,30 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
         goto out;
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     cond_ok = pthread_cond_init(&w->cond, &ca) == 0;
+    if (cond_ok && pthread_cond_init(&w->full, &ca) != 0) {
+        pthread_cond_destroy(&w->cond);
+        cond_ok = false;
+    }
     pthread_condattr_destroy(&ca);
     if (!cond_ok)
         goto out;
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        hl_log(HL_LOG_ERROR, "writer: cannot start the writer thread");
-        goto out;
+    for (; started < w->n_conns; started++) {
+        if (pthread_create(&w->conns[started].thread, NULL, writer_main, &w->conns[started]) != 0) {
+            hl_log(HL_LOG_ERROR, "writer: cannot start writer thread %u", started);
+            goto out;
+        }
     }
     *out = w;
     w = NULL;
     rc = HL_OK;
 out:
     if (w != NULL) {
-        if (cond_ok)
+        if (started > 0)
+            join_threads(w, started);
+        if (cond_ok) {
+            pthread_cond_destroy(&w->full);
             pthread_cond_destroy(&w->cond);
+        }
         if (mu_ok)
             pthread_mutex_destroy(&w->mu);
         writer_free(w);
@@ -1205,7 +1300,16 @@ int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, v
         w->ring[(w->head + w->count) % w->max_queue] =
             (slot_t){.rec = rec, .done = done, .arg = arg, .at_us = now_us()};
         w->count++;
-        pthread_cond_signal(&w->cond);
+        /* A collecting thread needs waking only once its batch is full (else its delay ends it);
+         * with several threads, the one that may take the work is not necessarily the one woken. */
+        if (w->collecting) {
+            if (w->count >= w->max_batch)
+                pthread_cond_signal(&w->full);
+        } else if (w->n_conns > 1) {
+            pthread_cond_broadcast(&w->cond);
+        } else {
+            pthread_cond_signal(&w->cond);
+        }
         rc = HL_OK;
     }
     pthread_mutex_unlock(&w->mu);
@@ -1216,11 +1320,8 @@ void hl_writer_stop(hl_writer_t *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stopping = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    join_threads(w, w->n_conns);
+    pthread_cond_destroy(&w->full);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     writer_free(w);
@@ -1233,5 +1334,6 @@ void hl_writer_get_stats(hl_writer_t *w, hl_writer_stats_t *out)
     pthread_mutex_lock(&w->mu);
     *out = w->st;
     out->queued = w->count;
+    out->database_up = w->n_up > 0;
     pthread_mutex_unlock(&w->mu);
 }

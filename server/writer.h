@@ -1,16 +1,19 @@
 /*
  * The writer: group commit of sealed contact records into PostgreSQL.
  *
- * HTTP handlers submit records; one writer thread takes whatever is waiting (up to
+ * HTTP handlers submit records; a writer thread takes whatever is waiting (up to
  * max_batch records, waiting at most max_delay_us after the first) and stores it in ONE
- * transaction, then calls each record's completion. A completion with CREATED or DUPLICATE
+ * transaction, then calls each record's completion. There is one thread per connection
+ * (`connections`): each takes the next batch from the shared queue, so that up to that many
+ * batch transactions run at once. A completion with CREATED or DUPLICATE
  * is called only after COMMIT returned; SPOOLED only after the spool's fsync (design.md
  * invariant 2). Idempotency: (helpline_id, source_system, source_id) is stored once; a
  * repeat, also inside one batch, completes as DUPLICATE with the first record's id.
  * One bad record never fails its batch-mates.
  *
  * When PostgreSQL is unreachable, records go to the spool (SPOOLED); when it is back, the
- * spool is replayed, oldest first, before new work. The writer reconnects by itself.
+ * spool is replayed, oldest first, by connection 0 (before its new work; the other connections
+ * keep storing new records meanwhile). The writer reconnects by itself.
  */
 #ifndef HL_WRITER_H
 #define HL_WRITER_H
@@ -39,7 +42,8 @@ typedef struct hl_write_result {
     int64_t previous_contacts;
 } hl_write_result_t;
 
-/* Called once per submitted record, from the writer thread. Must not block for long. */
+/* Called once per submitted record, from a writer thread (several may call at once). Must
+ * not block for long. */
 typedef void (*hl_writer_done_fn)(void *arg, const hl_write_result_t *res);
 
 typedef struct hl_writer_opts {
@@ -48,7 +52,10 @@ typedef struct hl_writer_opts {
     size_t max_batch;      /* 0: 256 */
     unsigned max_delay_us; /* 0: 2000 */
     size_t max_queue;      /* submissions beyond this are refused (503); 0: 10000 */
+    unsigned connections;  /* threads and PGconns, each running its own batches; 0: 1 */
 } hl_writer_opts_t;
+
+#define HL_WRITER_MAX_CONNECTIONS 16
 
 typedef struct hl_writer hl_writer_t;
 
@@ -60,10 +67,10 @@ typedef struct hl_writer_stats {
     uint64_t replayed;
     uint64_t failed;
     size_t queued;
-    bool database_up;
+    bool database_up; /* at least one connection is up */
 } hl_writer_stats_t;
 
-/* Starts the writer thread (it connects in the background; the database may be down). */
+/* Starts the writer threads (they connect in the background; the database may be down). */
 int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out) HL_MUSTCHECK;
 
 /* Hands REC over (the writer frees it). DONE(ARG, result) follows exactly once, unless
@@ -71,7 +78,7 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out) HL_MUSTCHEC
  * still owns REC and DONE is never called. */
 int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, void *arg) HL_MUSTCHECK;
 
-/* Stops accepting, stores (or spools) everything queued, completes it, joins the thread. */
+/* Stops accepting, stores (or spools) everything queued, completes it, joins the threads. */
 void hl_writer_stop(hl_writer_t *w);
 
 void hl_writer_get_stats(hl_writer_t *w, hl_writer_stats_t *out);

@@ -631,3 +631,143 @@ Test(writer, full_queue_refuses)
         cr_assert_eq(result(i).status, HL_WRITE_CREATED);
     cr_assert_eq(count_where("true"), 3);
 }
+
+/* Ungranted locks in the cluster: writer transactions waiting for another transaction. */
+static long waiting_locks(void)
+{
+    return hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+}
+
+static void wait_for_waiting_locks(long n)
+{
+    long got = 0;
+
+    for (int tries = 0; tries < 1000 && (got = waiting_locks()) < n; tries++)
+        usleep(10000);
+    cr_assert_geq(got, n, "only %ld transaction(s) waiting, expected %ld", got, n);
+}
+
+/*
+ * Two connections, the same source in two concurrent batches. The test holds the helpline row
+ * (FOR UPDATE), so the first batch inserts its contact, then waits in its foreign-key check
+ * before COMMIT; the second batch, on the other connection, waits for the first on the unique
+ * source key (ON CONFLICT DO NOTHING waits for an uncommitted row). Once the first commits, the
+ * second skips the row without seeing it in its snapshot, and answers DUPLICATE with the stored id.
+ */
+Test(writer, same_source_in_two_concurrent_batches)
+{
+    hl_writer_opts_t o = {.conninfo = db.conninfo, .max_delay_us = 1, .connections = 2};
+    hl_writer_t *w = NULL;
+    hl_record_t *a = make_rec(helpline_id, "race-1", 4), *b = make_rec(helpline_id, "race-1", 4);
+    uint8_t ida[HL_RECORD_ID_BYTES];
+    char sql[128];
+    hl_writer_stats_t st;
+    PGresult *res;
+
+    memcpy(ida, a->id, sizeof(ida));
+    cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
+    res = PQexec(conn, "BEGIN");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT 1 FROM helplines WHERE id = %ld FOR UPDATE) t",
+             helpline_id);
+    cr_assert_eq(hl_pgtest_scalar(conn, sql), 1);
+
+    submit(w, a, 0);
+    wait_for_waiting_locks(1); /* the first batch, in its foreign-key check */
+    submit(w, b, 1);
+    wait_for_waiting_locks(2); /* the second, on the first's uncommitted source key */
+    pthread_mutex_lock(&sink.mu);
+    cr_assert_eq(sink.n, 0, "a completion before COMMIT");
+    pthread_mutex_unlock(&sink.mu);
+    res = PQexec(conn, "COMMIT");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    wait_for(2);
+    hl_writer_get_stats(w, &st);
+    hl_writer_stop(w);
+    cr_assert_eq(result(0).status, HL_WRITE_CREATED);
+    cr_assert_eq(result(0).previous_contacts, 0);
+    cr_assert_eq(result(1).status, HL_WRITE_DUPLICATE);
+    cr_assert_eq(memcmp(result(1).id, ida, sizeof(ida)), 0);
+    cr_assert_eq(result(1).previous_contacts, -1);
+    cr_assert_eq(st.created, 1);
+    cr_assert_eq(st.duplicates, 1);
+    cr_assert_eq(st.failed + st.spooled, 0);
+    cr_assert_geq(st.batches, 2);
+    cr_assert_eq(count_where("source_id = 'race-1'"), 1);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 2);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_terms"), 1);
+    cr_assert_eq(
+        hl_pgtest_scalar(conn, "SELECT coalesce(sum(contacts), 0) FROM stats_daily WHERE level = 'total'"),
+        1);
+}
+
+typedef struct twin_feeder {
+    hl_writer_t *w;
+    int k;
+    uint8_t (*ids)[HL_RECORD_ID_BYTES];
+} twin_feeder_t;
+
+/* Records 2j and 2j+1 share source twin-j and come from two different threads. */
+static void *feed_twins(void *arg)
+{
+    twin_feeder_t *f = arg;
+
+    for (size_t i = (size_t)f->k; i < 500; i += 8) {
+        char src[32];
+        hl_record_t *r;
+
+        snprintf(src, sizeof(src), "twin-%zu", i / 2);
+        r = make_rec(helpline_id, src, (int)(i % 3));
+        memcpy(f->ids[i], r->id, HL_RECORD_ID_BYTES);
+        submit(f->w, r, i);
+    }
+    return NULL;
+}
+
+/* Two connections under load, every source twice: one row and one id per source, every count right. */
+Test(writer, two_connections_every_source_twice)
+{
+    hl_writer_opts_t o = {.conninfo = db.conninfo, .max_delay_us = 500, .max_batch = 32, .connections = 2};
+    static uint8_t ids[500][HL_RECORD_ID_BYTES];
+    hl_writer_t *w = NULL;
+    pthread_t th[8];
+    twin_feeder_t f[8];
+    hl_writer_stats_t st;
+
+    cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
+    for (int k = 0; k < 8; k++) {
+        f[k] = (twin_feeder_t){.w = w, .k = k, .ids = ids};
+        cr_assert_eq(pthread_create(&th[k], NULL, feed_twins, &f[k]), 0);
+    }
+    for (int k = 0; k < 8; k++)
+        pthread_join(th[k], NULL);
+    wait_for(500);
+    hl_writer_get_stats(w, &st);
+    cr_assert(st.database_up);
+    hl_writer_stop(w);
+    for (size_t j = 0; j < 250; j++) {
+        hl_write_result_t x = result(2 * j), y = result(2 * j + 1);
+        const hl_write_result_t *created = x.status == HL_WRITE_CREATED ? &x : &y;
+        const hl_write_result_t *dup = x.status == HL_WRITE_CREATED ? &y : &x;
+
+        cr_assert_eq(created->status, HL_WRITE_CREATED, "source twin-%zu", j);
+        cr_assert_eq(dup->status, HL_WRITE_DUPLICATE, "source twin-%zu", j);
+        cr_assert_eq(memcmp(created->id, dup->id, HL_RECORD_ID_BYTES), 0, "source twin-%zu", j);
+        cr_assert(memcmp(created->id, ids[2 * j], HL_RECORD_ID_BYTES) == 0 ||
+                  memcmp(created->id, ids[2 * j + 1], HL_RECORD_ID_BYTES) == 0);
+    }
+    cr_assert_eq(st.created, 250);
+    cr_assert_eq(st.duplicates, 250);
+    cr_assert_eq(st.failed + st.spooled, 0);
+    cr_log_info("500 records (250 sources twice) in %lu batches on two connections",
+                (unsigned long)st.batches);
+    cr_assert_eq(count_where("true"), 250);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 500);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_terms"), 250);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'total'"), 250);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'total'"),
+                 250);
+}
