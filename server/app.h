@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "dbpool.h"
 #include "http.h"
+#include "merger.h"
 #include "spool.h"
 #include "taxonomy.h"
 #include "writer.h"
@@ -25,6 +26,7 @@ typedef struct hl_app {
     hl_crypto_keyring_t *keyring;
     hl_spool_t *spool;
     hl_writer_t *writer;
+    hl_merger_t *merger;
     hl_dbpool_t *pool;
     hl_auth_t *auth;
     hl_http_t *http;

@@ -109,11 +109,13 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
 {
     hl_app_t *app = arg;
     hl_writer_stats_t ws;
+    hl_merger_stats_t ms;
     char *http = hl_http_metrics(app->http);
     char *text = NULL;
     int n;
 
     hl_writer_get_stats(app->writer, &ws);
+    hl_merger_get_stats(app->merger, &ms);
     n = asprintf(
         &text,
         "%s"
@@ -130,6 +132,13 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
         "# HELP helpline_writer_queue Contacts waiting for the writer.\n"
         "# TYPE helpline_writer_queue gauge\n"
         "helpline_writer_queue %zu\n"
+        "# HELP helpline_rollup_merges_total Statistics merges (pending rollup rows folded into the cells).\n"
+        "# TYPE helpline_rollup_merges_total counter\n"
+        "helpline_rollup_merges_total{outcome=\"ok\"} %" PRIu64 "\n"
+        "helpline_rollup_merges_total{outcome=\"failed\"} %" PRIu64 "\n"
+        "# HELP helpline_rollup_rows_merged_total Pending rollup rows folded into the cells.\n"
+        "# TYPE helpline_rollup_rows_merged_total counter\n"
+        "helpline_rollup_rows_merged_total %" PRIu64 "\n"
         "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
         "# TYPE helpline_spool_pending gauge\n"
         "helpline_spool_pending %zu\n"
@@ -140,7 +149,7 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
         "# TYPE helpline_crypto_failures_total counter\n"
         "helpline_crypto_failures_total %" PRIu64 "\n",
         http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed, ws.batches,
-        ws.queued, hl_spool_pending(app->spool), ws.database_up ? 1 : 0,
+        ws.queued, ms.merges, ms.failures, ms.rows, hl_spool_pending(app->spool), ws.database_up ? 1 : 0,
         hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
     free(http);
     if (n < 0) {

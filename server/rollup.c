@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "log.h"
 
 #define CODE_MAX HL_RECORD_CODE_MAX
@@ -41,43 +42,53 @@ struct hl_rollup {
 #define PG_EPOCH_DAYS 10957 /* 1970-01-01 to 2000-01-01 */
 
 /*
- * $1 .. $12 of the arrays; %d placeholders are filled in by hl_rollup_sql. The daily and
- * monthly upserts are separate CTEs, each sorted by its primary key, so every statement
- * built from this text locks daily cells in key order, then monthly cells in key order.
- * Cells whose delta is negative (a PATCH moving a contact out of them) are UPDATEd: an
- * INSERT of the negative row would fail the contacts >= 0 check before ON CONFLICT applies.
+ * $1 .. $12 of the arrays; %d placeholders are filled in by hl_rollup_sql. The deltas are
+ * summed per cell and appended to stats_pending: no row of the shared cells is locked, so
+ * concurrent transactions never wait for each other here (hl_rollup_merge folds them in).
  */
 static const char rollup_sql_fmt[] =
     "rx AS (SELECT * FROM unnest($%d::uuid[], $%d::int8[], $%d::date[], $%d::text[], $%d::text[],"
     " $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::int8[])"
     " AS x(id, h, d, l, c, sc, a, g, ch, t, r, n)%s),"
-    " rdn AS (UPDATE stats_daily s SET contacts = s.contacts + x.n FROM (SELECT h, d, l, c, sc, a, g, ch, t, "
-    "r,"
-    " sum(n)::int8 AS n FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r HAVING sum(n) < 0) x"
-    " WHERE s.helpline_id = x.h AND s.level = x.l AND s.day = x.d AND s.category = x.c"
+    " rp AS (INSERT INTO stats_pending (helpline_id, day, level, category, subcategory, age_band, gender,"
+    " channel, contact_type, region, contacts)"
+    " SELECT h, d, l, c, sc, a, g, ch, t, r, sum(n)::int8 FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r"
+    " HAVING sum(n) <> 0)";
+
+/*
+ * The merge: every pending row this statement's snapshot sees is deleted and its sum per cell
+ * applied to stats_daily, then (summed per month) to stats_monthly, each in primary-key order
+ * so that two merges lock shared cells in the same order. Cells whose sum is negative (a PATCH
+ * moving contacts out of them) are UPDATEd: an INSERT of the negative row would fail the
+ * contacts >= 0 check before ON CONFLICT applies; their cell exists, because the +1 that put the
+ * contact there committed before the PATCH read it, so it is folded already or folded now.
+ */
+static const char merge_sql[] =
+    "WITH p AS (DELETE FROM stats_pending RETURNING *),"
+    " x AS (SELECT helpline_id AS h, day AS d, level AS l, category AS c, subcategory AS sc, age_band AS a,"
+    " gender AS g, channel AS ch, contact_type AS t, region AS r, sum(contacts)::int8 AS n FROM p"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(contacts) <> 0),"
+    " xm AS (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, sum(n)::int8 AS n FROM x"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(n) <> 0),"
+    " rdn AS (UPDATE stats_daily s SET contacts = s.contacts + x.n FROM x"
+    " WHERE x.n < 0 AND s.helpline_id = x.h AND s.level = x.l AND s.day = x.d AND s.category = x.c"
     " AND s.subcategory = x.sc AND s.age_band = x.a AND s.gender = x.g AND s.channel = x.ch"
     " AND s.contact_type = x.t AND s.region = x.r),"
     " rd AS (INSERT INTO stats_daily AS s (helpline_id, day, level, category, subcategory, age_band, gender,"
     " channel, contact_type, region, contacts)"
-    " SELECT h, d, l, c, sc, a, g, ch, t, r, sum(n)::int8 FROM rx GROUP BY h, l, d, c, sc, a, g, ch, t, r"
-    " HAVING sum(n) > 0 ORDER BY h, l, d, c, sc, a, g, ch, t, r"
+    " SELECT h, d, l, c, sc, a, g, ch, t, r, n FROM x WHERE n > 0 ORDER BY h, l, d, c, sc, a, g, ch, t, r"
     " ON CONFLICT (helpline_id, level, day, category, subcategory, age_band, gender, channel, contact_type,"
     " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts),"
-    " rmn AS (UPDATE stats_monthly s SET contacts = s.contacts + x.n FROM (SELECT h, m, l, c, sc, a, g, ch, "
-    "t, r,"
-    " sum(n)::int8 AS n FROM (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, n FROM "
-    "rx) y"
-    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) < 0) x"
-    " WHERE s.helpline_id = x.h AND s.level = x.l AND s.month = x.m AND s.category = x.c"
-    " AND s.subcategory = x.sc AND s.age_band = x.a AND s.gender = x.g AND s.channel = x.ch"
-    " AND s.contact_type = x.t AND s.region = x.r),"
+    " rmn AS (UPDATE stats_monthly s SET contacts = s.contacts + xm.n FROM xm"
+    " WHERE xm.n < 0 AND s.helpline_id = xm.h AND s.level = xm.l AND s.month = xm.m AND s.category = xm.c"
+    " AND s.subcategory = xm.sc AND s.age_band = xm.a AND s.gender = xm.g AND s.channel = xm.ch"
+    " AND s.contact_type = xm.t AND s.region = xm.r),"
     " rm AS (INSERT INTO stats_monthly AS s (helpline_id, month, level, category, subcategory, age_band,"
     " gender, channel, contact_type, region, contacts)"
-    " SELECT h, m, l, c, sc, a, g, ch, t, r, sum(n)::int8"
-    " FROM (SELECT h, date_trunc('month', d)::date AS m, l, c, sc, a, g, ch, t, r, n FROM rx) y"
-    " GROUP BY h, l, m, c, sc, a, g, ch, t, r HAVING sum(n) > 0 ORDER BY h, l, m, c, sc, a, g, ch, t, r"
+    " SELECT h, m, l, c, sc, a, g, ch, t, r, n FROM xm WHERE n > 0 ORDER BY h, l, m, c, sc, a, g, ch, t, r"
     " ON CONFLICT (helpline_id, level, month, category, subcategory, age_band, gender, channel, contact_type,"
-    " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)";
+    " region) DO UPDATE SET contacts = s.contacts + EXCLUDED.contacts)"
+    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM x)";
 
 #define FILTER_INSERTED_SQL " WHERE x.id IS NULL OR x.id IN (SELECT id FROM ins)"
 
@@ -469,4 +480,38 @@ out:
     free(cte);
     hl_rollup_params_free(&p);
     return rc;
+}
+
+/* Serialises merges (of this daemon and any other on the same database): a merge's statement
+ * must see every earlier merge's cells, or it could UPDATE a cell that is not there yet. */
+#define MERGE_LOCK_KEY 0x68656c706c696e65LL /* "helpline" */
+
+int hl_rollup_merge(PGconn *conn, uint64_t *rows, uint64_t *cells)
+{
+    char lock_sql[64];
+    PGresult *res = NULL;
+    const char *state;
+
+    snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_xact_lock(%lld)", MERGE_LOCK_KEY);
+    if (hl_db_exec(conn, "BEGIN") != HL_OK)
+        return HL_EDB;
+    res = PQexec(conn, lock_sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        goto fail;
+    PQclear(res);
+    res = PQexec(conn, merge_sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        goto fail;
+    *rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    *cells = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return hl_db_exec(conn, "COMMIT");
+fail:
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    hl_log(HL_LOG_ERROR, "statistics merge failed: SQLSTATE %s", state ? state : "?");
+    PQclear(res);
+    /* Nothing was folded; a failed ROLLBACK means the connection is gone, and with it the
+     * transaction. */
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return HL_EDB;
 }

@@ -1,9 +1,11 @@
 /*
- * The statistics rollup (migration 0003, stats_daily and stats_monthly): what one contact adds
- * to the cells, accumulated for a batch of contacts and applied with one upsert. The writer adds
- * each new contact (+1, keyed by its id) inside its batch statement, where only the contacts
- * that statement actually inserted count; PATCH removes the old contribution (-1) and adds the
- * new one (+1) in its transaction. Only given and mapped categories count.
+ * The statistics rollup (migrations 0003 and 0005: stats_daily, stats_monthly, stats_pending):
+ * what one contact adds to the cells, accumulated for a batch of contacts and appended to
+ * stats_pending in the caller's transaction. The writer adds each new contact (+1, keyed by its
+ * id) inside its batch statement, where only the contacts that statement actually inserted
+ * count; PATCH removes the old contribution (-1) and adds the new one (+1) in its transaction.
+ * Only given and mapped categories count. hl_rollup_merge folds the pending rows into the two
+ * rollup tables; statistics read both (server/stats.c).
  */
 #ifndef HL_ROLLUP_H
 #define HL_ROLLUP_H
@@ -69,20 +71,26 @@ int hl_rollup_params(hl_rollup_t *r, hl_rollup_params_t *out) HL_MUSTCHECK;
 void hl_rollup_params_free(hl_rollup_params_t *p);
 
 /*
- * The upsert as a list of common table expressions ("rx AS (...), rd AS (INSERT INTO
- * stats_daily ...), rm AS (INSERT INTO stats_monthly ...)") reading the arrays from
- * parameters $FIRST .. $FIRST+11, to be embedded in a WITH by the caller. With
- * FILTER_INSERTED, the statement must define a CTE "ins" (before this list) returning the
- * ids it inserted, and keyed cells of other ids are left out; unkeyed cells always count.
- * Cells are summed per key and applied in key order (so concurrent transactions lock rows in
- * the same order), daily first, then monthly. Returns the SQL (malloc'd) in *OUT.
+ * The append as a list of common table expressions ("rx AS (...), rp AS (INSERT INTO
+ * stats_pending ...)") reading the arrays from parameters $FIRST .. $FIRST+11, to be embedded
+ * in a WITH by the caller. With FILTER_INSERTED, the statement must define a CTE "ins" (before
+ * this list) returning the ids it inserted, and keyed cells of other ids are left out; unkeyed
+ * cells always count. Cells are summed per key. Returns the SQL (malloc'd) in *OUT.
  */
 int hl_rollup_sql(int first, bool filter_inserted, char **out) HL_MUSTCHECK;
 
 /* The merged cells as JSON ([{"h","d","l","c","sc","a","g","ch","t","r","n"}...]), for tests. */
 int hl_rollup_json(hl_rollup_t *r, char **out) HL_MUSTCHECK;
 
-/* Runs the upsert on CONN (inside the caller's transaction); logs and returns HL_EDB on error. */
+/* Appends the cells on CONN (inside the caller's transaction); logs and returns HL_EDB on error. */
 int hl_rollup_apply(hl_rollup_t *r, PGconn *conn) HL_MUSTCHECK;
+
+/*
+ * Folds every pending row into stats_daily and stats_monthly and deletes it, in one
+ * transaction of its own on CONN (which must be idle), serialised with every other merge on
+ * the database by an advisory lock. *ROWS is the number of pending rows folded, *CELLS the
+ * number of daily cells they changed. Logs and returns HL_EDB on error (nothing folded).
+ */
+int hl_rollup_merge(PGconn *conn, uint64_t *rows, uint64_t *cells) HL_MUSTCHECK;
 
 #endif

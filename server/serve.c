@@ -2,9 +2,9 @@
  * helplined serve: start-up, signals and graceful shutdown.
  *
  * Start: keys, taxonomy, spool, writer (replays the spool once the database answers), the
- * connection pool, then HTTP. Signals are blocked in every thread and taken here with
+ * statistics merger, the connection pool, then HTTP. Signals are blocked in every thread and taken here with
  * sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what is queued,
- * answer it), then close; SIGHUP reloads the taxonomy and log_level.
+ * answer it), fold the pending statistics, then close; SIGHUP reloads the taxonomy and log_level.
  */
 #include <malloc.h>
 #include <signal.h>
@@ -86,7 +86,8 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     }
     /* Two writer connections: one batch commits (fsync) while the next one runs. */
     hl_writer_opts_t wopts = {.conninfo = cfg->database_url, .spool = app.spool, .connections = 2};
-    if (hl_writer_start(&wopts, &app.writer) != HL_OK ||
+    hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};
+    if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
         hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)
         goto out;
@@ -122,6 +123,7 @@ out:
     /* The writer answers everything queued before HTTP closes the connections. */
     if (app.writer != NULL)
         hl_writer_stop(app.writer);
+    hl_merger_stop(app.merger);
     hl_http_stop(app.http);
     hl_auth_free(app.auth);
     hl_dbpool_free(app.pool);

@@ -207,7 +207,9 @@ static char *helplines_array(const hl_stats_query_t *q)
 /*
  * The cells of a date range: whole calendar months from stats_monthly, the days of partial
  * months at either end from stats_daily ($3..$4 the range, $5..$6 the first days of the
- * first and last whole month, NULL when there is none).
+ * first and last whole month, NULL when there is none), and the deltas of the range not yet
+ * merged into either (stats_pending: a few seconds of writes, read whole). One statement, one
+ * snapshot: a merge commits its deletion and its cells at once, so a row counts exactly once.
  */
 #define SOURCE_SQL(filter)                                                                                   \
     " FROM (SELECT month AS day, category, subcategory, age_band, gender, channel, contact_type, region, "   \
@@ -218,7 +220,11 @@ static char *helplines_array(const hl_stats_query_t *q)
     "contacts"                                                                                               \
     " FROM stats_daily WHERE helpline_id = ANY($1::int8[]) AND level = $2 AND day BETWEEN $3::date AND "     \
     "$4::date"                                                                                               \
-    " AND ($5::date IS NULL OR day < $5::date OR day >= $6::date + interval '1 month')" filter ") u"
+    " AND ($5::date IS NULL OR day < $5::date OR day >= $6::date + interval '1 month')" filter               \
+    " UNION ALL SELECT day, category, subcategory, age_band, gender, channel, contact_type, region, "        \
+    "contacts"                                                                                               \
+    " FROM stats_pending WHERE helpline_id = ANY($1::int8[]) AND level = $2 AND day BETWEEN $3::date AND "   \
+    "$4::date" filter ") u"
 #define COUNSELLING_SQL " AND contact_type IN ('counselling', 'information', 'referral')"
 
 static int days_in_month(int y, int m)
@@ -285,7 +291,7 @@ int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_
 {
     hl_stats_table_t *t = calloc(1, sizeof(*t));
     vocab_t vb[HL_DISCLOSURE_MAX_DIMS] = {{0}};
-    char sql[2048], cols[256] = "";
+    char sql[4096], cols[256] = "";
     size_t len = 0;
     PGresult *res = NULL;
     int rc = HL_ENOMEM;

@@ -179,6 +179,25 @@ static const char recount[] =
     " SELECT (SELECT count(*) FROM (SELECT * FROM expect EXCEPT SELECT * FROM got) a) +"
     " (SELECT count(*) FROM (SELECT * FROM got EXCEPT SELECT * FROM expect) b)";
 
+static void exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+}
+
+static void merge(PGconn *conn)
+{
+    uint64_t rows = 0, cells = 0;
+
+    cr_assert_eq(hl_rollup_merge(conn, &rows, &cells), HL_OK);
+}
+
+static const char total_sql[] = "SELECT coalesce(sum(contacts), 0) FROM stats_daily WHERE level = 'total'";
+static const char pending_total_sql[] =
+    "SELECT coalesce(sum(contacts), 0) FROM stats_pending WHERE level = 'total'";
+
 Test(rollup_db, writer_rollup_equals_recount, .init = setup, .fini = teardown, .timeout = 60)
 {
     PGconn *conn = hl_pgtest_connect(&db);
@@ -202,7 +221,11 @@ Test(rollup_db, writer_rollup_equals_recount, .init = setup, .fini = teardown, .
     pthread_mutex_unlock(&wait.mu);
     hl_writer_stop(w);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contacts"), 180);
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'total'"), 180);
+    cr_assert_eq(hl_pgtest_scalar(conn, pending_total_sql), 180, "the writer appends to stats_pending");
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 0, "and touches no cell");
+    merge(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 0, "a merge folds every row");
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 180);
     cr_assert_eq(hl_pgtest_scalar(conn, recount), 0, "rollup differs from a recount of the contacts");
     cr_assert_eq(hl_pgtest_scalar(conn,
                                   "SELECT count(*) FROM ((SELECT helpline_id, date_trunc('month', day)::date,"
@@ -211,42 +234,150 @@ Test(rollup_db, writer_rollup_equals_recount, .init = setup, .fini = teardown, .
                                   " 9, 10 HAVING sum(contacts) > 0) EXCEPT (SELECT * FROM stats_monthly"
                                   " WHERE contacts > 0)) x"),
                  0, "the monthly rollup differs from the daily one");
+    merge(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 180, "a merge with nothing pending changes nothing");
     PQfinish(conn);
 }
 
-/* A PATCH moves a contact from its old cells to new ones: the old ones go down to zero. */
-Test(rollup_db, patch_moves_a_contact_between_cells, .init = setup, .fini = teardown, .timeout = 60)
+static void apply(PGconn *conn, const hl_rollup_contact_t *minus, const hl_rollup_contact_t *plus)
 {
-    static const char *const before_codes[] = {"violence.bullying"};
-    static const char *const after_codes[] = {"mental_health.self_harm"};
-    PGconn *conn = hl_pgtest_connect(&db);
-    hl_rollup_contact_t before = contact(before_codes, 1), after = contact(after_codes, 1);
     hl_rollup_t *r = NULL;
-    int applied;
 
-    cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
-    before.helpline_id = after.helpline_id = hl_pgtest_scalar(
-        conn, "INSERT INTO helplines (code, name, country) VALUES ('rp', 'Patch', 'KE') RETURNING id");
-    after.age = 16;
     cr_assert_eq(hl_rollup_new(&r), HL_OK);
-    cr_assert_eq(hl_rollup_add(r, &before, 1), HL_OK);
+    if (minus != NULL)
+        cr_assert_eq(hl_rollup_add(r, minus, -1), HL_OK);
+    cr_assert_eq(hl_rollup_add(r, plus, 1), HL_OK);
     cr_assert_eq(hl_rollup_apply(r, conn), HL_OK);
     hl_rollup_free(r);
+}
 
-    cr_assert_eq(hl_rollup_new(&r), HL_OK);
-    cr_assert_eq(hl_rollup_add(r, &before, -1), HL_OK);
-    cr_assert_eq(hl_rollup_add(r, &after, 1), HL_OK);
-    cr_assert_eq(hl_rollup_apply(r, conn), HL_OK, "negative deltas must apply");
-    hl_rollup_free(r);
-
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'total'"), 1);
+static void check_moved(PGconn *conn)
+{
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 1);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'total'"), 1);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT coalesce(sum(contacts), 0) FROM stats_daily WHERE category = "
                                         "'violence'"),
                  0);
     cr_assert_eq(hl_pgtest_scalar(conn,
+                                  "SELECT coalesce(sum(contacts), 0) FROM stats_monthly WHERE category = "
+                                  "'violence'"),
+                 0);
+    cr_assert_eq(hl_pgtest_scalar(conn,
                                   "SELECT sum(contacts) FROM stats_monthly WHERE category = 'mental_health'"
                                   " AND age_band = '16-17'"),
                  2, "category and subcategory rows");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 0);
+}
+
+static long patch_setup(PGconn *conn, hl_rollup_contact_t *before, hl_rollup_contact_t *after)
+{
+    static const char *const before_codes[] = {"violence.bullying"};
+    static const char *const after_codes[] = {"mental_health.self_harm"};
+    int applied;
+
+    cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
+    *before = contact(before_codes, 1);
+    *after = contact(after_codes, 1);
+    before->helpline_id = after->helpline_id = hl_pgtest_scalar(
+        conn, "INSERT INTO helplines (code, name, country) VALUES ('rp', 'Patch', 'KE') RETURNING id");
+    after->age = 16;
+    return before->helpline_id;
+}
+
+/* A PATCH of a merged contact: its old cells go down to zero in the next merge (UPDATEs). */
+Test(rollup_db, patch_moves_a_merged_contact_between_cells, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    hl_rollup_contact_t before, after;
+
+    patch_setup(conn, &before, &after);
+    apply(conn, NULL, &before);
+    merge(conn);
+    apply(conn, &before, &after);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending WHERE contacts < 0"), 3,
+                 "total, category and subcategory leave the old cells");
+    merge(conn);
+    check_moved(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_daily WHERE contacts = 0"), 3,
+                 "emptied cells stay, at zero");
+    PQfinish(conn);
+}
+
+/* A PATCH before the first merge: the +1 and the -1 cancel in the merge, no old cell appears. */
+Test(rollup_db, patch_before_the_merge_cancels, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    hl_rollup_contact_t before, after;
+
+    patch_setup(conn, &before, &after);
+    apply(conn, NULL, &before);
+    apply(conn, &before, &after);
+    merge(conn);
+    check_moved(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_daily WHERE contacts = 0"), 0);
+    PQfinish(conn);
+}
+
+typedef struct {
+    const hl_pgtest_t *db;
+    int rc;
+} merge_job_t;
+
+static void *merge_thread(void *arg)
+{
+    merge_job_t *job = arg;
+    PGconn *conn = hl_pgtest_connect(job->db);
+    uint64_t rows = 0, cells = 0;
+
+    job->rc = hl_rollup_merge(conn, &rows, &cells);
+    PQfinish(conn);
+    return NULL;
+}
+
+/*
+ * Merges are serialised (another daemon's merge holds the lock): one waits until the other has
+ * committed, then folds what is left, so a -1 never meets a cell its snapshot cannot see yet.
+ */
+Test(rollup_db, merges_wait_for_each_other, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db), *other = hl_pgtest_connect(&db);
+    hl_rollup_contact_t before, after;
+    merge_job_t job = {.db = &db, .rc = -1};
+    pthread_t th;
+
+    patch_setup(conn, &before, &after);
+    apply(conn, NULL, &before);
+    exec_ok(other, "BEGIN");
+    hl_pgtest_scalar(other, "SELECT pg_advisory_xact_lock(x'68656c706c696e65'::int8)");
+    cr_assert_eq(pthread_create(&th, NULL, merge_thread, &job), 0);
+    usleep(300 * 1000);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 3, "the merge waits");
+    exec_ok(other, "COMMIT");
+    pthread_join(th, NULL);
+    cr_assert_eq(job.rc, HL_OK);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 0);
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 1);
+    PQfinish(other);
+    PQfinish(conn);
+}
+
+/* A merge on a broken connection fails and folds nothing; the rows wait for the next one. */
+Test(rollup_db, merge_on_a_lost_connection_folds_nothing, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db), *doomed = hl_pgtest_connect(&db);
+    hl_rollup_contact_t before, after;
+    uint64_t rows = 7, cells = 7;
+    char sql[128];
+
+    patch_setup(conn, &before, &after);
+    apply(conn, NULL, &before);
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(doomed));
+    hl_pgtest_scalar(conn, sql);
+    cr_assert_eq(hl_rollup_merge(doomed, &rows, &cells), HL_EDB);
+    cr_assert_eq(rows, 7, "outputs are written only on success");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 3);
+    merge(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 1);
+    PQfinish(doomed);
     PQfinish(conn);
 }
