@@ -8,6 +8,7 @@
 #   make fuzz-NAME       libFuzzer target tests/fuzz/fuzz_NAME.c for FUZZ_SECONDS
 #   make format | format-check | lint | install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined test   everything built and run with sanitizers
+#   make valgrind        the key, token and sealing unit suites under valgrind memcheck
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -75,7 +76,7 @@ BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 ALL_SRCS := $(LIB_SRCS) $(SERVER_SRCS) $(CLIENT_SRCS) $(SUPPORT_SRCS) $(UNIT_SRCS) \
 	$(INTEG_SRCS) $(BENCH_SRCS) server/main.c $(wildcard client/main.c client/cdr_main.c)
 
-.PHONY: all deps test check integration run bench format format-check lint install clean
+.PHONY: all deps test check integration run valgrind bench format format-check lint install clean
 .DEFAULT_GOAL := all
 
 all: $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
@@ -146,6 +147,19 @@ test: deps
 run: deps
 	@$(MAKE) --no-print-directory all
 	HL_BUILD=$(BUILD) scripts/run-local
+
+# Memcheck over the unit suites that handle keys and tokens (issue: crypto): every test process
+# runs under valgrind; any error or definite/indirect leak it logs fails the target.
+VALGRIND_FILTER ?= @(crypto*|keys|users)/*
+valgrind: deps
+	@$(MAKE) --no-print-directory $(UNIT)
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	scripts/with-pg valgrind -q --trace-children=yes --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --log-file=$(CURDIR)/$(BUILD)/valgrind/%p.log \
+		$(UNIT) --filter '$(VALGRIND_FILTER)' --jobs 1
+	@if grep -q . $(BUILD)/valgrind/*.log 2>/dev/null; then cat $(BUILD)/valgrind/*.log; \
+		echo "valgrind: errors or leaks above" >&2; exit 1; fi
+	@echo "valgrind: no error and no leak in $$(ls $(BUILD)/valgrind | wc -l) test processes"
 
 bench: $(patsubst tests/bench/bench_%.c,bench-%,$(BENCH_SRCS))
 bench-%: deps
