@@ -11,6 +11,8 @@
 #include "log.h"
 #include "rollup.h"
 
+#define MAX_BACKOFF_MS 30000
+
 struct hl_merger {
     char *conninfo;
     unsigned interval_ms;
@@ -23,7 +25,7 @@ struct hl_merger {
 };
 
 /* One merge; a lost connection is dropped here and made again next time. */
-static void merge_once(hl_merger_t *m)
+static bool merge_once(hl_merger_t *m)
 {
     uint64_t rows = 0, cells = 0;
     int rc;
@@ -49,6 +51,7 @@ static void merge_once(hl_merger_t *m)
     if (rc == HL_OK && rows > 0)
         hl_log(HL_LOG_DEBUG, "statistics merge: %llu pending rows into %llu daily cells",
                (unsigned long long)rows, (unsigned long long)cells);
+    return rc == HL_OK;
 }
 
 static void deadline_after(struct timespec *ts, unsigned ms)
@@ -66,17 +69,23 @@ static void *run(void *arg)
 {
     hl_merger_t *m = arg;
     bool stopping = false;
+    unsigned wait_ms = m->interval_ms;
 
     while (!stopping) {
         struct timespec until;
 
-        deadline_after(&until, m->interval_ms);
+        deadline_after(&until, wait_ms);
         pthread_mutex_lock(&m->mu);
         while (!m->stopping && pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
             ;
         stopping = m->stopping;
         pthread_mutex_unlock(&m->mu);
-        merge_once(m);
+        /* While PostgreSQL is down, wait longer each time (up to MAX_BACKOFF_MS), so that an
+         * outage costs a log line now and then, not one a second. */
+        if (merge_once(m))
+            wait_ms = m->interval_ms;
+        else if (wait_ms < MAX_BACKOFF_MS)
+            wait_ms = wait_ms * 2 < MAX_BACKOFF_MS ? wait_ms * 2 : MAX_BACKOFF_MS;
     }
     PQfinish(m->conn);
     m->conn = NULL;

@@ -2,8 +2,8 @@
  * The statistics merger: a thread with a PostgreSQL connection of its own that folds the
  * pending rollup rows (stats_pending) into stats_daily and stats_monthly every interval
  * (hl_rollup_merge), so that statistics read cells rather than an ever longer list of deltas.
- * It merges once more when it stops. While PostgreSQL is down it retries each interval; the
- * pending rows wait in the database, and statistics count them meanwhile.
+ * It merges once more when it stops. While PostgreSQL is down it retries, doubling its wait up to
+ * 30 s; the pending rows wait in the database, and statistics count them meanwhile.
  */
 #ifndef HL_MERGER_H
 #define HL_MERGER_H
