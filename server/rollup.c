@@ -491,6 +491,7 @@ int hl_rollup_merge(PGconn *conn, uint64_t *rows, uint64_t *cells)
     char lock_sql[64];
     PGresult *res = NULL;
     const char *state;
+    uint64_t n_rows, n_cells;
 
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_xact_lock(%lld)", MERGE_LOCK_KEY);
     if (hl_db_exec(conn, "BEGIN") != HL_OK)
@@ -502,10 +503,14 @@ int hl_rollup_merge(PGconn *conn, uint64_t *rows, uint64_t *cells)
     res = PQexec(conn, merge_sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
         goto fail;
-    *rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-    *cells = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    n_rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    n_cells = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    return hl_db_exec(conn, "COMMIT");
+    if (hl_db_exec(conn, "COMMIT") != HL_OK)
+        return HL_EDB;
+    *rows = n_rows;
+    *cells = n_cells;
+    return HL_OK;
 fail:
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     hl_log(HL_LOG_ERROR, "statistics merge failed: SQLSTATE %s", state ? state : "?");
