@@ -8,6 +8,7 @@
 #include "migrate.h"
 #include "pgtest.h"
 #include "rollup.h"
+#include "stats.h"
 #include "writer.h"
 
 static hl_rollup_contact_t contact(const char *const *codes, size_t n)
@@ -379,5 +380,43 @@ Test(rollup_db, merge_on_a_lost_connection_folds_nothing, .init = setup, .fini =
     merge(conn);
     cr_assert_eq(hl_pgtest_scalar(conn, total_sql), 1);
     PQfinish(doomed);
+    PQfinish(conn);
+}
+
+static uint64_t total_between(PGconn *conn, int64_t helpline, const char *from, const char *to)
+{
+    hl_stats_query_t q = {.helplines = &helpline, .n_helplines = 1, .ndims = 1, .dims = {HL_STAT_CATEGORY}};
+    uint64_t n = 0;
+
+    snprintf(q.from, sizeof(q.from), "%s", from);
+    snprintf(q.to, sizeof(q.to), "%s", to);
+    cr_assert_eq(hl_stats_total(conn, &q, &n), HL_OK);
+    return n;
+}
+
+/* Statistics count a contact once whether its deltas are pending or merged: whole months
+ * (stats_monthly), partial months (stats_daily) and days outside the range alike. */
+Test(rollup_db, statistics_count_pending_and_merged_alike, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    hl_rollup_contact_t c, unused;
+    int64_t helpline = patch_setup(conn, &c, &unused);
+
+    for (int i = 0; i < 3; i++)
+        apply(conn, NULL, &c); /* 2026-11-18 */
+    for (int round = 0; round < 3; round++) {
+        uint64_t want = round < 2 ? 3 : 5;
+
+        cr_assert_eq(total_between(conn, helpline, "2026-11-01", "2026-11-30"), want, "round %d", round);
+        cr_assert_eq(total_between(conn, helpline, "2026-10-01", "2026-12-31"), want, "round %d", round);
+        cr_assert_eq(total_between(conn, helpline, "2026-11-15", "2026-11-20"), want, "round %d", round);
+        cr_assert_eq(total_between(conn, helpline, "2026-11-19", "2026-11-30"), 0, "round %d", round);
+        cr_assert_eq(total_between(conn, helpline + 1, "2026-11-01", "2026-11-30"), 0, "round %d", round);
+        if (round == 0)
+            merge(conn); /* then all merged */
+        else if (round == 1)
+            for (int i = 0; i < 2; i++)
+                apply(conn, NULL, &c); /* then 3 merged, 2 pending */
+    }
     PQfinish(conn);
 }
