@@ -2,9 +2,10 @@
  * helplined serve: start-up, signals and graceful shutdown.
  *
  * Start: keys, taxonomy, spool, writer (replays the spool once the database answers), the
- * statistics merger, the connection pool, then HTTP. Signals are blocked in every thread and taken here with
- * sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what is queued,
- * answer it), fold the pending statistics, then close; SIGHUP reloads the taxonomy and log_level.
+ * statistics merger, the connection pool, then HTTP. Signals are blocked in every thread and
+ * taken here with sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what
+ * is queued, answer it), fold the pending statistics, then close; SIGHUP reloads the taxonomy
+ * and log_level.
  */
 #include <malloc.h>
 #include <signal.h>
