@@ -105,6 +105,7 @@ struct hl_writer {
     size_t count;
     bool stopping;
     bool collecting;      /* a connection thread is gathering the next batch */
+    unsigned busy;        /* connection threads between taking a batch and its completions */
     unsigned n_up;        /* connections connected */
     hl_writer_stats_t st; /* queued and database_up are filled in by get_stats */
 
@@ -1161,22 +1162,29 @@ static void *writer_main(void *arg)
             }
             continue;
         }
-        /* Group commit: wait for more until max_batch or max_delay_us after the first arrived. */
+        /* Group commit: while another connection has a batch in flight, wait for more until
+         * max_batch, max_delay_us after the first arrived, or that batch is done; with none in
+         * flight, PostgreSQL is idle and waiting would only add latency. */
         w->collecting = true;
         deadline = w->ring[w->head].at_us + w->max_delay_us;
-        while (w->count > 0 && w->count < w->max_batch && !w->stopping && now_us() < deadline) {
+        while (w->busy > 0 && w->count > 0 && w->count < w->max_batch && !w->stopping &&
+               now_us() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
             pthread_cond_timedwait(&w->full, &w->mu, &ts);
         }
         n = take_batch(wc);
         w->collecting = false;
+        w->busy++;
         if (w->n_conns > 1) /* another thread may gather the next batch meanwhile */
             pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->mu);
         if (n > 0)
             process_batch(wc, n);
         pthread_mutex_lock(&w->mu);
+        w->busy--;
+        if (w->collecting) /* the collecting thread need not wait for this batch any longer */
+            pthread_cond_signal(&w->full);
     }
     pthread_mutex_unlock(&w->mu);
     drop_conn(wc);
@@ -1300,8 +1308,9 @@ int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, v
         w->ring[(w->head + w->count) % w->max_queue] =
             (slot_t){.rec = rec, .done = done, .arg = arg, .at_us = now_us()};
         w->count++;
-        /* A collecting thread needs waking only once its batch is full (else its delay ends it);
-         * with several threads, the one that may take the work is not necessarily the one woken. */
+        /* A collecting thread needs waking only once its batch is full (else its delay or the
+         * end of the batch in flight ends its wait); with several threads, the one that may
+         * take the work is not necessarily the one woken. */
         if (w->collecting) {
             if (w->count >= w->max_batch)
                 pthread_cond_signal(&w->full);

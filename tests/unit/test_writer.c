@@ -175,6 +175,45 @@ static void submit(hl_writer_t *w, hl_record_t *r, size_t i)
     cr_assert_eq(hl_writer_submit(w, r, on_done, &tickets[i]), HL_OK);
 }
 
+/*
+ * A completion that blocks until released, to hold the writer thread while the queue fills:
+ * with one connection, whatever is submitted meanwhile goes in the next batch, together.
+ */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_state; /* 0 closed, 1 writer inside, 2 open */
+
+static void on_done_gate(void *arg, const hl_write_result_t *r)
+{
+    pthread_mutex_lock(&gate_mu);
+    if (gate_state == 0)
+        gate_state = 1;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_state != 2)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    on_done(arg, r);
+}
+
+/* Submits R as record I and returns once the writer thread is held in its completion. */
+static void hold(hl_writer_t *w, hl_record_t *r, size_t i)
+{
+    tickets[i] = (ticket_t){.s = &sink, .i = i};
+    cr_assert_eq(hl_writer_submit(w, r, on_done_gate, &tickets[i]), HL_OK);
+    pthread_mutex_lock(&gate_mu);
+    while (gate_state != 1)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void release(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_state = 2;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
 static hl_writer_t *start(const char *conninfo, hl_spool_t *spool, unsigned delay_us)
 {
     hl_writer_opts_t o = {.conninfo = conninfo, .spool = spool, .max_delay_us = delay_us};
@@ -329,29 +368,31 @@ Test(writer, five_hundred_from_eight_threads_group_commit)
 
 Test(writer, same_source_twice_in_one_batch)
 {
-    hl_writer_t *w = start(db.conninfo, NULL, 300000);
+    hl_writer_t *w = start(db.conninfo, NULL, 0);
     hl_record_t *a = make_rec(helpline_id, "dup-1", 0), *b = make_rec(helpline_id, "dup-1", 0);
     hl_record_t *c = make_rec(helpline2_id, "dup-1", 0); /* same source, other helpline: distinct */
     uint8_t ida[HL_RECORD_ID_BYTES];
     hl_writer_stats_t st;
 
     memcpy(ida, a->id, sizeof(ida));
+    hold(w, make_rec(helpline2_id, "dup-held", 0), 3);
     submit(w, a, 0);
     submit(w, b, 1);
     submit(w, c, 2);
-    wait_for(3);
+    release();
+    wait_for(4);
     hl_writer_get_stats(w, &st);
     hl_writer_stop(w);
-    cr_assert_eq(st.batches, 1);
+    cr_assert_eq(st.batches, 2); /* the held record's, then a, b and c together */
     cr_assert_eq(result(0).status, HL_WRITE_CREATED);
     cr_assert_eq(result(1).status, HL_WRITE_DUPLICATE);
     cr_assert_eq(memcmp(result(1).id, ida, sizeof(ida)), 0);
     cr_assert_eq(result(2).status, HL_WRITE_CREATED);
     cr_assert_eq(count_where("source_id = 'dup-1'"), 2);
-    cr_assert_eq(st.created, 2);
+    cr_assert_eq(st.created, 3);
     cr_assert_eq(st.duplicates, 1);
     /* the duplicate inserted no categories of its own */
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 4);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 6);
 }
 
 Test(writer, same_source_later_is_duplicate_with_same_id)
@@ -376,7 +417,7 @@ Test(writer, same_source_later_is_duplicate_with_same_id)
 
 Test(writer, bad_record_fails_alone)
 {
-    hl_writer_t *w = start(db.conninfo, NULL, 300000);
+    hl_writer_t *w = start(db.conninfo, NULL, 0);
     hl_record_t *bad_fk = make_rec(helpline_id, "bad-fk", 0);
     hl_record_t *bad_check = make_rec(helpline_id, "bad-check", 0);
     hl_record_t *bad_enum = make_rec(helpline_id, "bad-enum", 0);
@@ -386,13 +427,15 @@ Test(writer, bad_record_fails_alone)
     bad_fk->created_by = 0;
     bad_check->ended_at = bad_check->started_at - 1; /* CHECK (ended_at >= started_at) */
     bad_enum->channel = (hl_channel_t)77;            /* malformed: refused before SQL */
+    hold(w, make_rec(helpline2_id, "held", 0), 6);   /* the six below go in one batch */
     submit(w, make_rec(helpline_id, "good-1", 0), 0);
     submit(w, bad_fk, 1);
     submit(w, make_rec(helpline_id, "good-2", 0), 2);
     submit(w, bad_check, 3);
     submit(w, bad_enum, 4);
     submit(w, make_rec(helpline_id, "good-3", 0), 5);
-    wait_for(6);
+    release();
+    wait_for(7);
     hl_writer_get_stats(w, &st);
     hl_writer_stop(w);
     cr_assert_eq(result(0).status, HL_WRITE_CREATED);
@@ -404,20 +447,19 @@ Test(writer, bad_record_fails_alone)
     cr_assert_eq(result(4).status, HL_WRITE_FAILED);
     cr_assert_eq(result(4).err, HL_EINVAL);
     cr_assert_eq(result(5).status, HL_WRITE_CREATED);
-    cr_assert_eq(st.created, 3);
+    cr_assert_eq(st.created, 4);
     cr_assert_eq(st.failed, 3);
-    cr_assert_eq(count_where("true"), 3);
+    cr_assert_eq(count_where("true"), 4);
     cr_assert_eq(count_where("source_id LIKE 'good-%'"), 3);
-    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 6);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 8);
 }
 
 Test(writer, repeat_caller_counts)
 {
-    hl_writer_t *w = start(db.conninfo, NULL, 300000);
+    hl_writer_t *w = start(db.conninfo, NULL, 0);
 
-    /* phone 1: one alone, then two in one batch -> 0, 1, 2 */
-    submit(w, make_rec(helpline_id, "p1-a", 1), 0);
-    wait_for(1);
+    /* phone 1: one alone (held in its completion: the rest go in one batch), then two -> 0, 1, 2 */
+    hold(w, make_rec(helpline_id, "p1-a", 1), 0);
     submit(w, make_rec(helpline_id, "p1-b", 1), 1);
     submit(w, make_rec(helpline_id, "p1-c", 1), 2);
     /* phone 2: three in the same batch -> 0, 1, 2; the same number elsewhere -> 0 */
@@ -428,6 +470,7 @@ Test(writer, repeat_caller_counts)
     /* no phone -> -1; a repeat of p1-a -> duplicate, -1 */
     submit(w, make_rec(helpline_id, "nophone", 0), 7);
     submit(w, make_rec(helpline_id, "p1-a", 1), 8);
+    release();
     wait_for(9);
     hl_writer_stop(w);
     cr_assert_eq(result(0).previous_contacts, 0);
@@ -588,23 +631,6 @@ Test(writer, stop_drains_the_queue)
     cr_assert_lt(t1.tv_sec - t0.tv_sec, 2);
 }
 
-/* A completion that blocks until released, to hold the writer thread while the queue fills. */
-static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int gate_state; /* 0 closed, 1 writer inside, 2 open */
-
-static void on_done_gate(void *arg, const hl_write_result_t *r)
-{
-    pthread_mutex_lock(&gate_mu);
-    if (gate_state == 0)
-        gate_state = 1;
-    pthread_cond_broadcast(&gate_cv);
-    while (gate_state != 2)
-        pthread_cond_wait(&gate_cv, &gate_mu);
-    pthread_mutex_unlock(&gate_mu);
-    on_done(arg, r);
-}
-
 Test(writer, full_queue_refuses)
 {
     hl_writer_opts_t o = {.conninfo = db.conninfo, .max_queue = 2};
@@ -612,25 +638,77 @@ Test(writer, full_queue_refuses)
     hl_record_t *extra = make_rec(helpline_id, "q-extra", 0);
 
     cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
-    tickets[0] = (ticket_t){.s = &sink, .i = 0};
-    cr_assert_eq(hl_writer_submit(w, make_rec(helpline_id, "q-0", 0), on_done_gate, &tickets[0]), HL_OK);
-    pthread_mutex_lock(&gate_mu);
-    while (gate_state != 1)
-        pthread_cond_wait(&gate_cv, &gate_mu);
-    pthread_mutex_unlock(&gate_mu);
+    hold(w, make_rec(helpline_id, "q-0", 0), 0);
     submit(w, make_rec(helpline_id, "q-1", 0), 1);
     submit(w, make_rec(helpline_id, "q-2", 0), 2);
     cr_assert_eq(hl_writer_submit(w, extra, on_done, &tickets[3]), HL_ECONFLICT);
     hl_record_free(extra); /* still ours */
-    pthread_mutex_lock(&gate_mu);
-    gate_state = 2;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
+    release();
     wait_for(3);
     hl_writer_stop(w);
     for (size_t i = 0; i < 3; i++)
         cr_assert_eq(result(i).status, HL_WRITE_CREATED);
     cr_assert_eq(count_where("true"), 3);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* With no batch in flight PostgreSQL is idle: a record goes at once, not after the delay. */
+Test(writer, idle_writer_does_not_wait_out_its_delay)
+{
+    hl_writer_t *w = start(db.conninfo, NULL, 3000000);
+    struct timespec t0;
+    double took;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    submit(w, make_rec(helpline_id, "idle-1", 0), 0);
+    wait_for(1);
+    took = seconds_since(&t0);
+    hl_writer_stop(w);
+    cr_assert_eq(result(0).status, HL_WRITE_CREATED);
+    cr_assert_lt(took, 1.5, "the record waited %.2f s of the 3 s delay", took);
+}
+
+/*
+ * Two connections: while one batch is in flight (held in its completion), the other thread
+ * collects; the end of that batch, not the 3 s delay, ends the wait, and everything queued
+ * meanwhile goes in one batch.
+ */
+Test(writer, batch_in_flight_ends_the_next_ones_wait)
+{
+    hl_writer_opts_t o = {.conninfo = db.conninfo, .max_delay_us = 3000000, .connections = 2};
+    hl_writer_t *w = NULL;
+    hl_writer_stats_t st;
+    struct timespec t0;
+    double took;
+
+    cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
+    hold(w, make_rec(helpline_id, "flight-0", 0), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 1; i <= 5; i++) {
+        char src[32];
+        snprintf(src, sizeof(src), "flight-%zu", i);
+        submit(w, make_rec(helpline_id, src, 0), i);
+    }
+    usleep(100000); /* the other thread is collecting by now */
+    pthread_mutex_lock(&sink.mu);
+    cr_assert_eq(sink.n, 0, "a batch went while the first was in flight and the delay ran");
+    pthread_mutex_unlock(&sink.mu);
+    release();
+    wait_for(6);
+    took = seconds_since(&t0);
+    hl_writer_get_stats(w, &st);
+    hl_writer_stop(w);
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_eq(result(i).status, HL_WRITE_CREATED, "record %zu", i);
+    cr_assert_eq(st.batches, 2);
+    cr_assert_lt(took, 1.5, "the second batch waited %.2f s of the 3 s delay", took);
 }
 
 /* Ungranted locks in the cluster: writer transactions waiting for another transaction. */
