@@ -501,6 +501,12 @@ int hl_rollup_merge(PGconn *conn, uint64_t *rows, uint64_t *cells)
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         goto fail;
     PQclear(res);
+    /* The sums per cell are hash aggregates over every pending row: in memory, not spilled
+     * to temporary files as with the default 4 MB (a second of a busy writer is 25,000 rows). */
+    res = PQexec(conn, "SET LOCAL work_mem = '64MB'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        goto fail;
+    PQclear(res);
     res = PQexec(conn, merge_sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
         goto fail;
