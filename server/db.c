@@ -14,15 +14,19 @@ static int message_len(const char *msg)
     return (int)n;
 }
 
-int hl_db_connect(const char *conninfo, PGconn **out)
+int hl_db_connect_as(const char *conninfo, const char *app_name, PGconn **out)
 {
+    /* CONNINFO is expanded as the dbname (a key=value string or a URI); an application_name
+     * it sets wins over the fallback. */
+    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *values[] = {conninfo, app_name, NULL};
     PGconn *conn;
 
     if (conninfo == NULL || *conninfo == '\0') {
         hl_log(HL_LOG_ERROR, "no database_url configured");
         return HL_EDB;
     }
-    conn = PQconnectdb(conninfo);
+    conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(conn);
         hl_log(HL_LOG_ERROR, "cannot connect to PostgreSQL: %.*s", message_len(msg), msg);
@@ -33,6 +37,11 @@ int hl_db_connect(const char *conninfo, PGconn **out)
     PQsetErrorVerbosity(conn, PQERRORS_TERSE);
     *out = conn;
     return HL_OK;
+}
+
+int hl_db_connect(const char *conninfo, PGconn **out)
+{
+    return hl_db_connect_as(conninfo, "helplined", out);
 }
 
 int hl_db_exec(PGconn *conn, const char *sql)

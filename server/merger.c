@@ -34,7 +34,7 @@ static bool merge_once(hl_merger_t *m)
         PQfinish(m->conn);
         m->conn = NULL;
     }
-    if (m->conn == NULL && hl_db_connect(m->conninfo, &m->conn) != HL_OK) {
+    if (m->conn == NULL && hl_db_connect_as(m->conninfo, "helplined merger", &m->conn) != HL_OK) {
         m->conn = NULL;
         rc = HL_EDB;
     } else {

@@ -7,6 +7,7 @@
 #include "writer.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -832,12 +833,14 @@ static bool ensure_conn(wconn_t *wc, bool force)
 {
     int64_t now = now_us();
     PGconn *conn = NULL;
+    char name[32];
 
     if (wc->conn != NULL)
         return true;
     if (!force && now < wc->next_connect_us)
         return false;
-    if (hl_db_connect(wc->w->conninfo, &conn) != HL_OK) {
+    snprintf(name, sizeof(name), "helplined writer %u", wc->index);
+    if (hl_db_connect_as(wc->w->conninfo, name, &conn) != HL_OK) {
         wc->next_connect_us = now_us() + wc->backoff_us;
         wc->backoff_us = wc->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : wc->backoff_us * 2;
         return false;

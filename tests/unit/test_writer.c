@@ -711,6 +711,24 @@ Test(writer, batch_in_flight_ends_the_next_ones_wait)
     cr_assert_lt(took, 1.5, "the second batch waited %.2f s of the 3 s delay", took);
 }
 
+/* Each connection is named in pg_stat_activity, for the operator looking at a busy server. */
+Test(writer, connections_are_named)
+{
+    hl_writer_opts_t o = {.conninfo = db.conninfo, .connections = 2};
+    hl_writer_t *w = NULL;
+    long named = 0;
+
+    cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
+    for (int tries = 0; tries < 500 && named < 2; tries++) {
+        named = hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name IN"
+                                       " ('helplined writer 0', 'helplined writer 1')");
+        if (named < 2)
+            usleep(10000);
+    }
+    hl_writer_stop(w);
+    cr_assert_eq(named, 2);
+}
+
 /* Ungranted locks in the cluster: writer transactions waiting for another transaction. */
 static long waiting_locks(void)
 {
