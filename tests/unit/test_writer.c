@@ -540,6 +540,47 @@ Test(writer, database_down_spools_then_replays)
     hl_spool_close(sp);
 }
 
+static void exec_ok(const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+}
+
+/*
+ * A database where the batch statement cannot be prepared (a table missing, as before
+ * `helplined migrate`) is no better than none: records are spooled, and once the table is
+ * there the next connection prepares the statement and replays them.
+ */
+Test(writer, unpreparable_statement_spools_until_the_schema_is_back)
+{
+    hl_spool_t *sp = open_spool();
+    hl_writer_t *w;
+    hl_writer_stats_t st;
+
+    exec_ok("ALTER TABLE contact_terms RENAME TO contact_terms_away");
+    w = start(db.conninfo, sp, 0);
+    submit(w, make_rec(helpline_id, "unprepared-1", 0), 0);
+    wait_for(1);
+    cr_assert_eq(result(0).status, HL_WRITE_SPOOLED);
+    hl_writer_get_stats(w, &st);
+    cr_assert_not(st.database_up);
+
+    exec_ok("ALTER TABLE contact_terms_away RENAME TO contact_terms");
+    for (int tries = 0; tries < 500; tries++) {
+        hl_writer_get_stats(w, &st);
+        if (st.replayed >= 1)
+            break;
+        usleep(20000);
+    }
+    hl_writer_stop(w);
+    cr_assert_eq(st.replayed, 1);
+    cr_assert_eq(hl_spool_pending(sp), 0);
+    cr_assert_eq(count_where("source_id = 'unprepared-1'"), 1);
+    hl_spool_close(sp);
+}
+
 Test(writer, replay_drops_what_can_never_be_stored)
 {
     hl_spool_t *sp = open_spool();
