@@ -380,6 +380,13 @@ static int classify(wconn_t *wc, const PGresult *res, const char *what, size_t n
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): %.*s", what, n, msg_len(msg), msg);
         return HL_EDB;
     }
+    if (strcmp(state, "26000") == 0) {
+        /* The session lost the prepared batch statement (a pooler reset it): a new connection
+         * prepares it again. */
+        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): the batch statement is not prepared", what,
+               n);
+        return WR_ECONNLOST;
+    }
     if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): SQLSTATE %s, to be retried", what, n, state);
         return WR_ERETRY;
