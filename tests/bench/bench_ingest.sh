@@ -8,6 +8,8 @@
 #   BENCH_WARMUP (2)     load-generator warm-up seconds, not counted
 #   BENCH_THREADS (8)    helplined `threads` (HTTP workers)
 #   BENCH_CONCURRENCY ("1 16 64")
+#   BENCH_ROUNDS (3)     daemon and pgbench runs alternate this many times per concurrency; the
+#                        table gives the medians (this machine's speed drifts between runs)
 #   BENCH_PGBENCH (1)    0: skip pgbench (for tuning the daemon alone)
 #   BENCH_PGLOG (0)      1: log every statement's duration during the daemon runs and print where
 #                        the writer's transactions spend their time (slows PostgreSQL a little)
@@ -23,6 +25,7 @@ seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
 threads=${BENCH_THREADS:-8}
 levels=${BENCH_CONCURRENCY:-1 16 64}
+rounds=${BENCH_ROUNDS:-3}
 run_pgbench=${BENCH_PGBENCH:-1}
 pglog=${BENCH_PGLOG:-0}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -147,70 +150,89 @@ pglog_report() {
     }' | sort -k5,5 -rn | head -14
 }
 
-declare -A d_rate d_p50 d_p99 d_max pg_tps pg_lat batches contacts
-for c in $levels; do
-  b0=$(metric helpline_writer_batches_total)
-  n0=$(metric 'helpline_contacts_stored_total{outcome="created"}')
-  h0=$(metric 'helpline_http_request_duration_seconds_bucket{le="0.05"}')
-  hc0=$(metric helpline_http_request_duration_seconds_count)
-  hs0=$(metric helpline_http_request_duration_seconds_sum)
-  t0=$(cpu_ticks)
-  if [[ $pglog == 1 ]]; then
-    pglog_on 0
-    logline=$(($(wc -l <"$tmp/pg/server.log") + 1))
-  fi
-  echo "-- concurrency $c (load average before: $(loadavg))"
-  if ! out=$("$loadgen" --url "127.0.0.1:$port" --token "$token" --concurrency "$c" --seconds "$seconds" \
-    --warmup "$warmup"); then
-    echo "$out"
-    echo "bench_ingest: the load generator failed at concurrency $c (helplined log: last lines below)" >&2
-    tail -20 "$tmp/helplined.log" >&2
-    exit 1
-  fi
-  t1=$(cpu_ticks)
-  [[ $pglog == 1 ]] && pglog_on -1
-  h1=$(metric 'helpline_http_request_duration_seconds_bucket{le="0.05"}')
-  hc1=$(metric helpline_http_request_duration_seconds_count)
-  hs1=$(metric helpline_http_request_duration_seconds_sum)
-  b1=$(metric helpline_writer_batches_total)
-  n1=$(metric 'helpline_contacts_stored_total{outcome="created"}')
-  echo "$out" | grep -v '^RESULT'
-  res=$(echo "$out" | grep '^RESULT')
-  d_rate[$c]=$(sed -E 's/.* rate=([^ ]*).*/\1/' <<<"$res")
-  d_p50[$c]=$(sed -E 's/.* p50_ms=([^ ]*).*/\1/' <<<"$res")
-  d_p99[$c]=$(sed -E 's/.* p99_ms=([^ ]*).*/\1/' <<<"$res")
-  d_max[$c]=$(sed -E 's/.* max_ms=([^ ]*).*/\1/' <<<"$res")
-  batches[$c]=$((b1 - b0))
-  contacts[$c]=$((n1 - n0))
-  echo "  writer: ${contacts[$c]} contacts in ${batches[$c]} transactions" \
-    "($(awk -v n="${contacts[$c]}" -v b="${batches[$c]}" 'BEGIN { printf "%.1f", b ? n / b : 0 }') per commit, $(awk -v n="$((n1 - n0))" -v b="$((b1 - b0))" -v s="$seconds" -v w="$warmup" \
-    'BEGIN { printf "%.1f", b / (s + w) }') commits/s);" \
-    "helplined CPU $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((n1 - n0))" \
-      'BEGIN { printf "%.2f ms per contact", n ? t * 1000 / hz / n : 0 }')"
-  echo "  daemon-side latency (its /metrics histogram, warm-up included):" \
-    "$(awk -v h="$((h1 - h0))" -v n="$((hc1 - hc0))" -v s0="$hs0" -v s1="$hs1" \
-      'BEGIN { if (n) printf "mean %.2f ms, %.2f%% within 50 ms", (s1 - s0) * 1000 / n, 100 * h / n }')"
+# median "1 5 3" -> 3 (the mean of the middle two for an even count)
+median() {
+  tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g |
+    awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 
-  if [[ $pglog == 1 ]]; then
-    echo "  PostgreSQL time per statement during this run (warm-up included):"
-    pglog_report "$logline"
-  fi
+# Per concurrency, the figures of every round, space-separated; the table takes their medians.
+declare -A r_rate r_p50 r_p99 r_max r_tps batches contacts
+for c in $levels; do
+  for round in $(seq "$rounds"); do
+    b0=$(metric helpline_writer_batches_total)
+    n0=$(metric 'helpline_contacts_stored_total{outcome="created"}')
+    h0=$(metric 'helpline_http_request_duration_seconds_bucket{le="0.05"}')
+    hc0=$(metric helpline_http_request_duration_seconds_count)
+    hs0=$(metric helpline_http_request_duration_seconds_sum)
+    t0=$(cpu_ticks)
+    if [[ $pglog == 1 ]]; then
+      pglog_on 0
+      logline=$(($(wc -l <"$tmp/pg/server.log") + 1))
+    fi
+    echo "-- concurrency $c, round $round of $rounds (load average before: $(loadavg))"
+    if ! out=$("$loadgen" --url "127.0.0.1:$port" --token "$token" --concurrency "$c" --seconds "$seconds" \
+      --warmup "$warmup"); then
+      echo "$out"
+      echo "bench_ingest: the load generator failed at concurrency $c (helplined log: last lines below)" >&2
+      tail -20 "$tmp/helplined.log" >&2
+      exit 1
+    fi
+    t1=$(cpu_ticks)
+    [[ $pglog == 1 ]] && pglog_on -1
+    h1=$(metric 'helpline_http_request_duration_seconds_bucket{le="0.05"}')
+    hc1=$(metric helpline_http_request_duration_seconds_count)
+    hs1=$(metric helpline_http_request_duration_seconds_sum)
+    b1=$(metric helpline_writer_batches_total)
+    n1=$(metric 'helpline_contacts_stored_total{outcome="created"}')
+    echo "$out" | grep -v '^RESULT'
+    res=$(echo "$out" | grep '^RESULT')
+    r_rate[$c]+="$(sed -E 's/.* rate=([^ ]*).*/\1/' <<<"$res") "
+    r_p50[$c]+="$(sed -E 's/.* p50_ms=([^ ]*).*/\1/' <<<"$res") "
+    r_p99[$c]+="$(sed -E 's/.* p99_ms=([^ ]*).*/\1/' <<<"$res") "
+    r_max[$c]+="$(sed -E 's/.* max_ms=([^ ]*).*/\1/' <<<"$res") "
+    batches[$c]=$((${batches[$c]:-0} + b1 - b0))
+    contacts[$c]=$((${contacts[$c]:-0} + n1 - n0))
+    echo "  writer: $((n1 - n0)) contacts in $((b1 - b0)) transactions" \
+      "($(awk -v n="$((n1 - n0))" -v b="$((b1 - b0))" 'BEGIN { printf "%.1f", b ? n / b : 0 }') per commit, $(awk -v n="$((n1 - n0))" -v b="$((b1 - b0))" -v s="$seconds" -v w="$warmup" \
+      'BEGIN { printf "%.1f", b / (s + w) }') commits/s);" \
+      "helplined CPU $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((n1 - n0))" \
+        'BEGIN { printf "%.2f ms per contact", n ? t * 1000 / hz / n : 0 }')"
+    echo "  daemon-side latency (its /metrics histogram, warm-up included):" \
+      "$(awk -v h="$((h1 - h0))" -v n="$((hc1 - hc0))" -v s0="$hs0" -v s1="$hs1" \
+        'BEGIN { if (n) printf "mean %.2f ms, %.2f%% within 50 ms", (s1 - s0) * 1000 / n, 100 * h / n }')"
+
+    if [[ $pglog == 1 ]]; then
+      echo "  PostgreSQL time per statement during this run (warm-up included):"
+      pglog_report "$logline"
+    fi
+    [[ $run_pgbench == 1 ]] || continue
+    j=$((c < 2 ? c : 2))
+    pgout=$("$pgbin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$seconds" -D hl="$hl_id" -D uid="$user_id" \
+      -f "$tmp/ingest.sql" 2>&1) || { echo "$pgout" >&2; exit 1; }
+    tps=$(awk '/^tps = / { print $3 }' <<<"$pgout")
+    r_tps[$c]+="$tps "
+    echo "pgbench -c $c -j $j: $tps tps, latency average $(awk '/^latency average = / { print $4 }' <<<"$pgout") ms" \
+      "($(awk '/failed transactions/ { print $5 }' <<<"$pgout") failed)"
+  done
+done
+
+declare -A d_rate d_p50 d_p99 d_max pg_tps
+for c in $levels; do
+  d_rate[$c]=$(median "${r_rate[$c]}")
+  d_p50[$c]=$(median "${r_p50[$c]}")
+  d_p99[$c]=$(median "${r_p99[$c]}")
+  d_max[$c]=$(tr ' ' '\n' <<<"${r_max[$c]}" | sort -g | tail -1)
   pg_tps[$c]=0
-  [[ $run_pgbench == 1 ]] || continue
-  j=$((c < 2 ? c : 2))
-  pgout=$("$pgbin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$seconds" -D hl="$hl_id" -D uid="$user_id" \
-    -f "$tmp/ingest.sql" 2>&1) || { echo "$pgout" >&2; exit 1; }
-  pg_tps[$c]=$(awk '/^tps = / { print $3 }' <<<"$pgout")
-  pg_lat[$c]=$(awk '/^latency average = / { print $4 }' <<<"$pgout")
-  echo "pgbench -c $c -j $j: ${pg_tps[$c]} tps, latency average ${pg_lat[$c]} ms" \
-    "($(awk '/failed transactions/ { print $5 }' <<<"$pgout") failed)"
+  [[ $run_pgbench == 1 ]] && pg_tps[$c]=$(median "${r_tps[$c]}")
 done
 
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$daemon_pid/status")
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
 
 echo
-echo "== bench-ingest $(date -u +%Y-%m-%d), $(nproc) cores, helplined threads=$threads, $seconds s per run =="
+echo "== bench-ingest $(date -u +%Y-%m-%d), $(nproc) cores, helplined threads=$threads, $seconds s per run," \
+  "medians of $rounds round(s) (max: the largest) =="
 printf '%-11s %14s %9s %9s %9s %12s %13s %8s\n' concurrency "daemon c/s" "p50 ms" "p99 ms" "max ms" \
   "per commit" "pgbench tps" ratio
 for c in $levels; do
@@ -219,6 +241,11 @@ for c in $levels; do
       printf "%-11s %14.0f %9.2f %9.2f %9.2f %12.1f %13.0f %7.2fx\n", c, r, p50, p99, mx, (b ? n / b : 0), t,
         (t > 0 ? r / t : 0) }'
 done
+if [[ $rounds -gt 1 ]]; then
+  for c in $levels; do
+    echo "concurrency $c, every round: daemon ${r_rate[$c]}c/s; p99 ${r_p99[$c]}ms${r_tps[$c]:+; pgbench ${r_tps[$c]}tps}"
+  done
+fi
 echo "load average at the end: $(loadavg) (other processes on these $(nproc) cores skew every figure)"
 echo "helplined peak RSS (VmHWM): $((hwm / 1024)) MiB ($hwm kB); RSS now $((rss / 1024)) MiB"
 
