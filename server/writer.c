@@ -595,12 +595,13 @@ static int rollup_params(tx_t *t, hl_rollup_params_t *out)
 static int batch_types(Oid types[PARAMS_TOTAL])
 {
     tx_t t = {.n = 0};
+    size_t pos[1]; /* no rows to map */
     params_t p = {0};
     hl_rollup_params_t rp = {.n_cells = 0};
     int rc = rollup_params(&t, &rp);
 
     if (rc == HL_OK) {
-        contact_params(&t, &p, NULL);
+        contact_params(&t, &p, pos);
         memcpy(types, p.types, sizeof(Oid) * BATCH_PARAMS);
         memcpy(types + BATCH_PARAMS, rp.types, sizeof(Oid) * HL_ROLLUP_NPARAMS);
     }
