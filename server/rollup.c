@@ -258,6 +258,8 @@ static void merge(hl_rollup_t *r)
 {
     size_t i = 0, m = 0;
 
+    if (r->n == 0) /* no cells allocated yet: qsort must not see NULL */
+        return;
     qsort(r->cells, r->n, sizeof(*r->cells), cell_cmp);
     while (i < r->n) {
         size_t j = i;

@@ -78,6 +78,24 @@ Test(rollup, one_contact_counts_once_per_level_and_category)
     hl_rollup_free(r);
 }
 
+/* No contact at all (the writer takes its parameter types from an empty batch): typed, empty arrays. */
+Test(rollup, empty_rollup_gives_empty_typed_arrays)
+{
+    hl_rollup_t *r = NULL;
+    hl_rollup_params_t p = {.n_cells = 0};
+
+    cr_assert_eq(hl_rollup_new(&r), HL_OK);
+    cr_assert_eq(hl_rollup_params(r, &p), HL_OK);
+    cr_assert_eq(p.n_cells, 0);
+    for (int k = 0; k < HL_ROLLUP_NPARAMS; k++) {
+        cr_assert_neq(p.types[k], 0, "parameter %d has a type", k);
+        cr_assert_not_null(p.values[k], "parameter %d is an array", k);
+        cr_assert_gt(p.lengths[k], 0);
+    }
+    hl_rollup_params_free(&p);
+    hl_rollup_free(r);
+}
+
 Test(rollup, deltas_merge_and_cancel)
 {
     static const char *const a[] = {"violence.bullying"};
