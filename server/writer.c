@@ -636,10 +636,9 @@ static int pipeline_read(wconn_t *wc, const char *what, size_t n, int rc, PGresu
 }
 
 /*
- * BEGIN, the batch statement and COMMIT, sent in one pipeline (the statement prepared, planned
- * with its parameters each time: a generic plan, which cannot see the array lengths, measured
- * 190 ms instead of 30 ms for 40 contacts): one round trip. *ROWS gets the batch statement's rows; HL_OK only
- * when COMMIT succeeded. Any failure to drive the pipeline leaves the connection unusable: WR_ECONNLOST.
+ * BEGIN, the batch statement (prepared by prepare_conn) and COMMIT, sent in one pipeline: one
+ * round trip. *ROWS gets the batch statement's rows; HL_OK only when COMMIT succeeded. Any
+ * failure to drive the pipeline leaves the connection unusable: WR_ECONNLOST.
  */
 static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **rows)
 {
@@ -891,13 +890,8 @@ static bool ensure_conn(wconn_t *wc, bool force)
     if (!force && now < wc->next_connect_us)
         return false;
     snprintf(name, sizeof(name), "helplined writer %u", wc->index);
-    if (hl_db_connect_as(wc->w->conninfo, name, &conn) != HL_OK) {
-        wc->next_connect_us = now_us() + wc->backoff_us;
-        wc->backoff_us = wc->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : wc->backoff_us * 2;
-        return false;
-    }
-    if (!prepare_conn(wc, conn)) {
-        PQfinish(conn);
+    if (hl_db_connect_as(wc->w->conninfo, name, &conn) != HL_OK || !prepare_conn(wc, conn)) {
+        PQfinish(conn); /* NULL when the connection failed */
         wc->next_connect_us = now_us() + wc->backoff_us;
         wc->backoff_us = wc->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : wc->backoff_us * 2;
         return false;

@@ -2,7 +2,8 @@
  * The writer: group commit of sealed contact records into PostgreSQL.
  *
  * HTTP handlers submit records; a writer thread takes whatever is waiting (up to
- * max_batch records, waiting at most max_delay_us after the first) and stores it in ONE
+ * max_batch records; while another connection's batch is in flight it waits for more, at
+ * most max_delay_us after the first or until that batch is done) and stores it in ONE
  * transaction, then calls each record's completion. There is one thread per connection
  * (`connections`): each takes the next batch from the shared queue, so that up to that many
  * batch transactions run at once. A completion with CREATED or DUPLICATE
@@ -50,7 +51,7 @@ typedef struct hl_writer_opts {
     const char *conninfo;  /* libpq connection string */
     hl_spool_t *spool;     /* borrowed; NULL: no spool (FAILED instead of SPOOLED) */
     size_t max_batch;      /* 0: 256 */
-    unsigned max_delay_us; /* 0: 2000 */
+    unsigned max_delay_us; /* 0: 2000; waited only while another batch is in flight */
     size_t max_queue;      /* submissions beyond this are refused (503); 0: 10000 */
     unsigned connections;  /* threads and PGconns, each running its own batches; 0: 1 */
 } hl_writer_opts_t;

@@ -1,4 +1,4 @@
-/* PostgreSQL connections: naming, terse errors, refusals that log no connection string. */
+/* PostgreSQL connections: their application_name, terse errors, refused connections and statements. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
