@@ -139,6 +139,9 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
         "# HELP helpline_rollup_rows_merged_total Pending rollup rows folded into the cells.\n"
         "# TYPE helpline_rollup_rows_merged_total counter\n"
         "helpline_rollup_rows_merged_total %" PRIu64 "\n"
+        "# HELP helpline_rollup_merge_seconds_total Time spent in statistics merges that committed.\n"
+        "# TYPE helpline_rollup_merge_seconds_total counter\n"
+        "helpline_rollup_merge_seconds_total %.6f\n"
         "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
         "# TYPE helpline_spool_pending gauge\n"
         "helpline_spool_pending %zu\n"
@@ -149,8 +152,8 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
         "# TYPE helpline_crypto_failures_total counter\n"
         "helpline_crypto_failures_total %" PRIu64 "\n",
         http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed, ws.batches,
-        ws.queued, ms.merges, ms.failures, ms.rows, hl_spool_pending(app->spool), ws.database_up ? 1 : 0,
-        hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
+        ws.queued, ms.merges, ms.failures, ms.rows, (double)ms.busy_us / 1e6, hl_spool_pending(app->spool),
+        ws.database_up ? 1 : 0, hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
     free(http);
     if (n < 0) {
         hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);

@@ -24,10 +24,18 @@ struct hl_merger {
     PGconn *conn; /* the thread's own */
 };
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* One merge; a lost connection is dropped here and made again next time. */
 static bool merge_once(hl_merger_t *m)
 {
-    uint64_t rows = 0, cells = 0;
+    uint64_t rows = 0, cells = 0, t0 = now_us(), us;
     int rc;
 
     if (m->conn != NULL && PQstatus(m->conn) != CONNECTION_OK) {
@@ -40,17 +48,19 @@ static bool merge_once(hl_merger_t *m)
     } else {
         rc = hl_rollup_merge(m->conn, &rows, &cells);
     }
+    us = now_us() - t0;
     pthread_mutex_lock(&m->mu);
     if (rc == HL_OK) {
         m->stats.merges++;
         m->stats.rows += rows;
+        m->stats.busy_us += us;
     } else {
         m->stats.failures++;
     }
     pthread_mutex_unlock(&m->mu);
     if (rc == HL_OK && rows > 0)
-        hl_log(HL_LOG_DEBUG, "statistics merge: %llu pending rows into %llu daily cells",
-               (unsigned long long)rows, (unsigned long long)cells);
+        hl_log(HL_LOG_DEBUG, "statistics merge: %llu pending rows into %llu daily cells in %llu ms",
+               (unsigned long long)rows, (unsigned long long)cells, (unsigned long long)(us / 1000));
     return rc == HL_OK;
 }
 

@@ -21,6 +21,7 @@ typedef struct hl_merger_stats {
     uint64_t merges;   /* merge transactions committed */
     uint64_t rows;     /* pending rows folded */
     uint64_t failures; /* merges that failed (nothing folded) */
+    uint64_t busy_us;  /* time spent in merges that committed */
 } hl_merger_stats_t;
 
 typedef struct hl_merger hl_merger_t;

@@ -165,6 +165,8 @@ for c in $levels; do
     h0=$(metric 'helpline_http_request_duration_seconds_bucket{le="0.05"}')
     hc0=$(metric helpline_http_request_duration_seconds_count)
     hs0=$(metric helpline_http_request_duration_seconds_sum)
+    m0=$(metric 'helpline_rollup_merges_total{outcome="ok"}')
+    ms0=$(metric helpline_rollup_merge_seconds_total)
     t0=$(cpu_ticks)
     if [[ $pglog == 1 ]]; then
       pglog_on 0
@@ -185,6 +187,8 @@ for c in $levels; do
     hs1=$(metric helpline_http_request_duration_seconds_sum)
     b1=$(metric helpline_writer_batches_total)
     n1=$(metric 'helpline_contacts_stored_total{outcome="created"}')
+    m1=$(metric 'helpline_rollup_merges_total{outcome="ok"}')
+    ms1=$(metric helpline_rollup_merge_seconds_total)
     echo "$out" | grep -v '^RESULT'
     res=$(echo "$out" | grep '^RESULT')
     r_rate[$c]+="$(sed -E 's/.* rate=([^ ]*).*/\1/' <<<"$res") "
@@ -201,6 +205,7 @@ for c in $levels; do
     echo "  daemon-side latency (its /metrics histogram, warm-up included):" \
       "$(awk -v h="$((h1 - h0))" -v n="$((hc1 - hc0))" -v s0="$hs0" -v s1="$hs1" \
         'BEGIN { if (n) printf "mean %.2f ms, %.2f%% within 50 ms", (s1 - s0) * 1000 / n, 100 * h / n }')"
+    echo "  statistics merger: $((m1 - m0)) merges, $(awk -v a="$ms0" -v b="$ms1" 'BEGIN { printf "%.2f", b - a }') s merging"
 
     if [[ $pglog == 1 ]]; then
       echo "  PostgreSQL time per statement during this run (warm-up included):"

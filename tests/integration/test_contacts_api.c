@@ -793,6 +793,7 @@ Test(contacts, metrics_for_admin_only)
     cr_expect_not_null(strstr(text, "helpline_contacts_stored_total{outcome=\"created\"} 1"));
     cr_expect_not_null(strstr(text, "helpline_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
     cr_expect_not_null(strstr(text, "helpline_spool_pending 0"));
+    cr_expect_not_null(strstr(text, "\nhelpline_rollup_merge_seconds_total "));
     cr_expect_not_null(strstr(text, "helpline_database_up 1"));
     free(text);
 

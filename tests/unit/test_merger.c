@@ -78,6 +78,9 @@ Test(merger, folds_on_its_interval, .init = setup, .fini = teardown, .timeout = 
     cr_assert_geq(st.merges, 1);
     cr_assert_eq(st.rows, 3, "one row per level: total, category, subcategory");
     cr_assert_eq(st.failures, 0);
+    /* The time of the merges, not of the 50 ms waits between them. */
+    cr_assert_gt(st.busy_us, 0);
+    cr_assert_lt(st.busy_us, st.merges * 50000);
     hl_merger_stop(m);
 }
 
