@@ -19,15 +19,16 @@
 typedef struct hl_config {
     char *listen_host; /* listen = HOST:PORT (default 127.0.0.1:8080) */
     int listen_port;
-    char *database_url;    /* libpq connection string */
-    char *key_file;        /* master key file (mode 0400) */
-    char *spool_dir;       /* journal of sealed records while PostgreSQL is down */
-    int threads;           /* HTTP worker threads, 1..256 */
-    size_t max_body_bytes; /* request body limit, 1 KiB .. 64 MiB (default 1 MiB) */
-    int k_min;             /* smallest k a statistics caller may ask for, 2..100 (default 5) */
-    char *taxonomy_dir;    /* categories.json, terms.json, mappings/ */
-    char *migrations_dir;  /* NNNN_name.sql files */
-    char *tls_cert;        /* both or neither */
+    char *database_url;     /* libpq connection string */
+    char *key_file;         /* master key file (mode 0400) */
+    char *spool_dir;        /* journal of sealed records while PostgreSQL is down */
+    int threads;            /* HTTP worker threads, 1..256 */
+    int writer_connections; /* PostgreSQL connections committing contacts, 1..32 (default 2) */
+    size_t max_body_bytes;  /* request body limit, 1 KiB .. 64 MiB (default 1 MiB) */
+    int k_min;              /* smallest k a statistics caller may ask for, 2..100 (default 5) */
+    char *taxonomy_dir;     /* categories.json, terms.json, mappings/ */
+    char *migrations_dir;   /* NNNN_name.sql files */
+    char *tls_cert;         /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;
     char *source_path; /* the file it was read from (NULL: environment and defaults only) */

@@ -85,8 +85,9 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         hl_log(HL_LOG_ERROR, "cannot open the spool in %s", cfg->spool_dir);
         goto out;
     }
-    /* Two writer connections: one batch commits (fsync) while the next one runs. */
-    hl_writer_opts_t wopts = {.conninfo = cfg->database_url, .spool = app.spool, .connections = 2};
+    /* Two writer connections by default: one batch commits (fsync) while the next one runs. */
+    hl_writer_opts_t wopts = {
+        .conninfo = cfg->database_url, .spool = app.spool, .connections = (unsigned)cfg->writer_connections};
     hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||

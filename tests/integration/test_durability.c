@@ -284,6 +284,29 @@ Test(durability, acknowledged_contacts_survive_sigkill_under_load)
     cr_expect_eq(hl_testd_stop(&d), 0, "clean exit after the restart");
 }
 
+/* ---- writer_connections ----------------------------------------------------------------- */
+
+/* The config's writer_connections is the number of writer connections the daemon opens (the
+ * default is 2). */
+Test(durability, writer_connections_from_the_config)
+{
+    hl_testd_opts_t opts = {.writer_connections = 5};
+    long named = 0;
+
+    hl_testd_start(&d, &opts);
+    for (int tries = 0; tries < 500 && named < 5; tries++) {
+        named = it_scalar(&d, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                              " AND application_name LIKE 'helplined writer %'");
+        if (named < 5)
+            usleep(10000);
+    }
+    cr_assert_eq(named, 5);
+    cr_assert_eq(it_scalar(&d, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                               " AND application_name = 'helplined writer 5'"),
+                 0);
+    cr_expect_eq(hl_testd_stop(&d), 0);
+}
+
 /* ---- SIGTERM under load ------------------------------------------------------------------- */
 
 Test(durability, acknowledged_contacts_survive_sigterm_under_load)

@@ -271,6 +271,8 @@ static void write_config(const hl_testd_t *d, const hl_testd_opts_t *opts)
             d->port, d->conninfo, d->dir, d->spool, HL_TEST_SRCDIR, HL_TEST_SRCDIR);
     if (opts != NULL && opts->max_body_bytes != 0)
         fprintf(f, "max_body_bytes = %zu\n", opts->max_body_bytes);
+    if (opts != NULL && opts->writer_connections != 0)
+        fprintf(f, "writer_connections = %d\n", opts->writer_connections);
     cr_assert_eq(fclose(f), 0);
 }
 

@@ -26,8 +26,9 @@
 #define HL_TESTD_PATH_LEN  512
 
 typedef struct hl_testd_opts {
-    const char *conninfo;  /* an empty database; NULL: a fresh one in the with-pg cluster, dropped by stop */
-    size_t max_body_bytes; /* 0: the daemon's default */
+    const char *conninfo;   /* an empty database; NULL: a fresh one in the with-pg cluster, dropped by stop */
+    size_t max_body_bytes;  /* 0: the daemon's default */
+    int writer_connections; /* 0: the daemon's default */
 } hl_testd_opts_t;
 
 /* The users of a started daemon (hl_testd_t.tokens). */
