@@ -177,7 +177,7 @@ fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 		$(wildcard tests/fuzz/corpus-$*)
 
 FORMAT_SRCS = $(wildcard lib/*.[ch] taxonomy/*.[ch] server/*.[ch] client/*.[ch] \
-	tests/*/*.[ch])
+	tests/*/*.[ch] tests/bench/shim/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRCS)

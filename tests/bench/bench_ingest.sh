@@ -7,12 +7,16 @@
 #   BENCH_SECONDS (10)   measured seconds per run (daemon and pgbench each)
 #   BENCH_WARMUP (2)     load-generator warm-up seconds, not counted
 #   BENCH_THREADS (8)    helplined `threads` (HTTP workers)
+#   BENCH_WRITER_CONNECTIONS (2)  helplined `writer_connections`
 #   BENCH_CONCURRENCY ("1 16 64")
 #   BENCH_ROUNDS (3)     daemon and pgbench runs alternate this many times per concurrency; the
 #                        table gives the medians (this machine's speed drifts between runs)
 #   BENCH_PGBENCH (1)    0: skip pgbench (for tuning the daemon alone)
 #   BENCH_PGLOG (0)      1: log every statement's duration during the daemon runs and print where
 #                        the writer's transactions spend their time (slows PostgreSQL a little)
+#   BENCH_FSYNC_DELAY_US (0)  > 0: the PostgreSQL server's every fsync/fdatasync waits this much
+#                        longer (tests/bench/shim/slow_fsync.c, preloaded), standing in for a
+#                        slower disk than this machine's
 #   HL_BUILD (build)     where helplined and bench/bench_ingest are
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,10 +28,12 @@ loadgen="$build/bench/bench_ingest"
 seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
 threads=${BENCH_THREADS:-8}
+writer_connections=${BENCH_WRITER_CONNECTIONS:-2}
 levels=${BENCH_CONCURRENCY:-1 16 64}
 rounds=${BENCH_ROUNDS:-3}
 run_pgbench=${BENCH_PGBENCH:-1}
 pglog=${BENCH_PGLOG:-0}
+fsync_delay=${BENCH_FSYNC_DELAY_US:-0}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 for f in "$helplined" "$loadgen" "$pgbin/pgbench" "$pgbin/psql"; do
@@ -50,7 +56,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- PostgreSQL ------------------------------------------------------------------------------
-"$top/scripts/pg-local" start "$tmp/pg"
+if [[ $fsync_delay -gt 0 ]]; then
+  cc -O2 -shared -fPIC -o "$tmp/slow_fsync.so" "$top/tests/bench/shim/slow_fsync.c" -ldl
+  chmod 755 "$tmp/slow_fsync.so"
+  LD_PRELOAD="$tmp/slow_fsync.so" SLOW_FSYNC_US="$fsync_delay" "$top/scripts/pg-local" start "$tmp/pg"
+  echo "bench_ingest: every fsync of the PostgreSQL server waits $fsync_delay us longer (BENCH_FSYNC_DELAY_US)"
+else
+  "$top/scripts/pg-local" start "$tmp/pg"
+fi
 url=$("$top/scripts/pg-local" url "$tmp/pg")
 # host=DIR port=P dbname=helpline user=U, for psql and pgbench
 read -r pghost pgport pgdb pguser <<<"$(sed -E 's/host=([^ ]*) port=([^ ]*) dbname=([^ ]*) user=([^ ]*)/\1 \2 \3 \4/' <<<"$url")"
@@ -75,6 +88,7 @@ spool_dir = $tmp/spool
 taxonomy_dir = $top/taxonomy
 migrations_dir = $top/migrations
 threads = $threads
+writer_connections = $writer_connections
 log_level = warn
 CONF
 setup_log="$tmp/setup.log"
@@ -236,8 +250,8 @@ hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$daemon_pid/status")
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
 
 echo
-echo "== bench-ingest $(date -u +%Y-%m-%d), $(nproc) cores, helplined threads=$threads, $seconds s per run," \
-  "medians of $rounds round(s) (max: the largest) =="
+echo "== bench-ingest $(date -u +%Y-%m-%d), $(nproc) cores, helplined threads=$threads writer_connections=$writer_connections, $seconds s per run," \
+  "medians of $rounds round(s) (max: the largest)$([[ $fsync_delay -gt 0 ]] && echo ", fsync +$fsync_delay us (simulated)") =="
 printf '%-11s %14s %9s %9s %9s %12s %13s %8s\n' concurrency "daemon c/s" "p50 ms" "p99 ms" "max ms" \
   "per commit" "pgbench tps" ratio
 for c in $levels; do
