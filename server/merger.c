@@ -35,7 +35,7 @@ static uint64_t now_us(void)
 /* One merge; a lost connection is dropped here and made again next time. */
 static bool merge_once(hl_merger_t *m)
 {
-    uint64_t rows = 0, cells = 0, t0 = now_us(), us;
+    uint64_t rows = 0, cells = 0, t0 = 0, us;
     int rc;
 
     if (m->conn != NULL && PQstatus(m->conn) != CONNECTION_OK) {
@@ -46,9 +46,10 @@ static bool merge_once(hl_merger_t *m)
         m->conn = NULL;
         rc = HL_EDB;
     } else {
+        t0 = now_us();
         rc = hl_rollup_merge(m->conn, &rows, &cells);
     }
-    us = now_us() - t0;
+    us = rc == HL_OK ? now_us() - t0 : 0;
     pthread_mutex_lock(&m->mu);
     if (rc == HL_OK) {
         m->stats.merges++;
