@@ -104,6 +104,7 @@ typedef struct {
     const char *body;
     long status;
     char id[64];
+    char *text; /* the reply, for the failure message */
 } same_arg_t;
 
 static void *post_same(void *arg)
@@ -114,12 +115,25 @@ static void *post_same(void *arg)
 
     pthread_barrier_wait(a->barrier);
     reply = hl_testd_request(&d, "POST", "/v1/contacts", d.tokens.frontend, "application/json", a->body,
-                             &status, NULL);
+                             &status, &a->text);
     a->status = status;
     if (it_str(reply, "id") != NULL)
         snprintf(a->id, sizeof(a->id), "%s", it_str(reply, "id"));
     json_decref(reply);
     return NULL;
+}
+
+/* On a failure: what the writer said (its lines carry ids and SQLSTATEs, never data). */
+static void log_writer_lines(void)
+{
+    char *log = hl_testd_read_file(d.log, NULL), *save = NULL;
+
+    if (log == NULL)
+        return;
+    for (char *line = strtok_r(log, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+        if (strstr(line, "writer") != NULL)
+            cr_log_error("%s", line);
+    free(log);
 }
 
 Test(contacts, concurrent_repeats_store_one_row)
@@ -142,11 +156,17 @@ Test(contacts, concurrent_repeats_store_one_row)
             pthread_join(th[i], NULL);
         pthread_barrier_destroy(&barrier);
         for (int i = 0; i < N_SAME; i++) {
-            cr_expect(args[i].status == 201 || args[i].status == 200, "thread %d: %ld", i, args[i].status);
+            cr_expect(args[i].status == 201 || args[i].status == 200, "thread %d: %ld %s", i, args[i].status,
+                      args[i].text != NULL ? args[i].text : "");
             created += args[i].status == 201;
             cr_expect_str_eq(args[i].id, args[0].id, "thread %d answered another id", i);
         }
         cr_expect_eq(created, 1, "round %d: %d answers said created", round, created);
+        for (int i = 0; i < N_SAME; i++) {
+            if (args[i].status != 201 && args[i].status != 200)
+                log_writer_lines();
+            free(args[i].text);
+        }
         free(body);
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM contacts WHERE source_id = '%s'", sid);
