@@ -28,7 +28,7 @@ static const key_def_t keys[] = {
     {"key_file", KEY_PATH, FIELD(key_file), 0, 0, NULL},
     {"spool_dir", KEY_PATH, FIELD(spool_dir), 0, 0, "/var/lib/helpline/spool"},
     {"threads", KEY_INT, FIELD(threads), 1, 256, "8"},
-    {"writer_connections", KEY_INT, FIELD(writer_connections), 1, 32, "2"},
+    {"writer_connections", KEY_INT, FIELD(writer_connections), 1, HL_CONFIG_MAX_WRITER_CONNECTIONS, "2"},
     {"max_body_bytes", KEY_SIZE, FIELD(max_body_bytes), 1024, 64LL << 20, "1048576"},
     {"k_min", KEY_INT, FIELD(k_min), 2, 100, "5"},
     {"taxonomy_dir", KEY_PATH, FIELD(taxonomy_dir), 0, 0, HL_DATADIR "/taxonomy"},

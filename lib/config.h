@@ -15,6 +15,8 @@
 
 #define HL_CONFIG_DEFAULT_PATH "/etc/helpline/helplined.conf"
 #define HL_CONFIG_ERR_LEN      512
+/* The most writer_connections the writer takes (HL_WRITER_MAX_CONNECTIONS; serve.c checks). */
+#define HL_CONFIG_MAX_WRITER_CONNECTIONS 16
 
 typedef struct hl_config {
     char *listen_host; /* listen = HOST:PORT (default 127.0.0.1:8080) */
@@ -23,7 +25,7 @@ typedef struct hl_config {
     char *key_file;         /* master key file (mode 0400) */
     char *spool_dir;        /* journal of sealed records while PostgreSQL is down */
     int threads;            /* HTTP worker threads, 1..256 */
-    int writer_connections; /* PostgreSQL connections committing contacts, 1..32 (default 2) */
+    int writer_connections; /* PostgreSQL connections committing contacts, 1..16 (default 2) */
     size_t max_body_bytes;  /* request body limit, 1 KiB .. 64 MiB (default 1 MiB) */
     int k_min;              /* smallest k a statistics caller may ask for, 2..100 (default 5) */
     char *taxonomy_dir;     /* categories.json, terms.json, mappings/ */

@@ -86,6 +86,8 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         goto out;
     }
     /* Two writer connections by default: one batch commits (fsync) while the next one runs. */
+    _Static_assert(HL_CONFIG_MAX_WRITER_CONNECTIONS <= HL_WRITER_MAX_CONNECTIONS,
+                   "the config accepts more writer connections than the writer takes");
     hl_writer_opts_t wopts = {
         .conninfo = cfg->database_url, .spool = app.spool, .connections = (unsigned)cfg->writer_connections};
     hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};

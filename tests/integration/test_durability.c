@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "itest.h"
 
 static hl_testd_t d;
@@ -287,22 +288,22 @@ Test(durability, acknowledged_contacts_survive_sigkill_under_load)
 /* ---- writer_connections ----------------------------------------------------------------- */
 
 /* The config's writer_connections is the number of writer connections the daemon opens (the
- * default is 2). */
+ * default is 2), up to the largest value the config accepts. */
 Test(durability, writer_connections_from_the_config)
 {
-    hl_testd_opts_t opts = {.writer_connections = 5};
+    hl_testd_opts_t opts = {.writer_connections = HL_CONFIG_MAX_WRITER_CONNECTIONS};
     long named = 0;
 
     hl_testd_start(&d, &opts);
-    for (int tries = 0; tries < 500 && named < 5; tries++) {
+    for (int tries = 0; tries < 500 && named < HL_CONFIG_MAX_WRITER_CONNECTIONS; tries++) {
         named = it_scalar(&d, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                               " AND application_name LIKE 'helplined writer %'");
-        if (named < 5)
+        if (named < HL_CONFIG_MAX_WRITER_CONNECTIONS)
             usleep(10000);
     }
-    cr_assert_eq(named, 5);
+    cr_assert_eq(named, HL_CONFIG_MAX_WRITER_CONNECTIONS);
     cr_assert_eq(it_scalar(&d, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                               " AND application_name = 'helplined writer 5'"),
+                               " AND application_name = 'helplined writer 16'"),
                  0);
     cr_expect_eq(hl_testd_stop(&d), 0);
 }

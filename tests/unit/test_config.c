@@ -58,7 +58,7 @@ Test(config, good_file)
                                "  database_url =  host=/tmp dbname=helpline  \n"
                                "key_file=/etc/helpline/master.key\n"
                                "threads = 16\n"
-                               "writer_connections = 6\n"
+                               "writer_connections = 16\n"
                                "max_body_bytes = 2M\n"
                                "k_min = 10\n"
                                "log_level = debug\n"
@@ -71,7 +71,7 @@ Test(config, good_file)
     cr_assert_str_eq(cfg->database_url, "host=/tmp dbname=helpline");
     cr_assert_str_eq(cfg->key_file, "/etc/helpline/master.key");
     cr_assert_eq(cfg->threads, 16);
-    cr_assert_eq(cfg->writer_connections, 6);
+    cr_assert_eq(cfg->writer_connections, 16);
     cr_assert_eq(cfg->max_body_bytes, 2u << 20);
     cr_assert_eq(cfg->k_min, 10);
     cr_assert_eq(cfg->log_level, HL_LOG_DEBUG);
@@ -117,7 +117,7 @@ Test(config, bad_values_name_file_line_key)
         {"threads = 8x\n", 1, "threads"},
         {"k_min = 1\n", 1, "k_min"},
         {"writer_connections = 0\n", 1, "writer_connections"},
-        {"writer_connections = 33\n", 1, "writer_connections"},
+        {"writer_connections = 17\n", 1, "writer_connections"},
         {"max_body_bytes = 10\n", 1, "max_body_bytes"},
         {"max_body_bytes = 1T\n", 1, "max_body_bytes"},
         {"listen = localhost\n", 1, "listen"},
