@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <time.h>
+
 const char *hl_strerror(int err)
 {
     switch (err) {
@@ -26,4 +28,12 @@ const char *hl_strerror(int err)
     default:
         return "unknown error";
     }
+}
+
+int64_t hl_monotonic_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

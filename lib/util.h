@@ -3,6 +3,7 @@
 #define HL_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HL_MUSTCHECK         __attribute__((warn_unused_result))
 #define HL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -26,5 +27,8 @@ enum hl_error {
 
 /* A short English name for an error code, for messages. */
 const char *hl_strerror(int err);
+
+/* Microseconds on the monotonic clock (for durations and deadlines, never for dates). */
+int64_t hl_monotonic_us(void);
 
 #endif

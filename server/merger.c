@@ -24,18 +24,11 @@ struct hl_merger {
     PGconn *conn; /* the thread's own */
 };
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* One merge; a lost connection is dropped here and made again next time. */
 static bool merge_once(hl_merger_t *m)
 {
-    uint64_t rows = 0, cells = 0, t0 = 0, us;
+    uint64_t rows = 0, cells = 0, us;
+    int64_t t0 = 0;
     int rc;
 
     if (m->conn != NULL && PQstatus(m->conn) != CONNECTION_OK) {
@@ -46,10 +39,10 @@ static bool merge_once(hl_merger_t *m)
         m->conn = NULL;
         rc = HL_EDB;
     } else {
-        t0 = now_us();
+        t0 = hl_monotonic_us();
         rc = hl_rollup_merge(m->conn, &rows, &cells);
     }
-    us = rc == HL_OK ? now_us() - t0 : 0;
+    us = rc == HL_OK ? (uint64_t)(hl_monotonic_us() - t0) : 0;
     pthread_mutex_lock(&m->mu);
     if (rc == HL_OK) {
         m->stats.merges++;

@@ -119,14 +119,6 @@ struct hl_writer {
     wconn_t *conns; /* n_conns */
 };
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void deadline_ts(int64_t us, struct timespec *ts)
 {
     ts->tv_sec = (time_t)(us / 1000000);
@@ -881,7 +873,7 @@ static bool prepare_conn(const wconn_t *wc, PGconn *conn)
 /* Connects unless connected; without FORCE only once the backoff has expired. */
 static bool ensure_conn(wconn_t *wc, bool force)
 {
-    int64_t now = now_us();
+    int64_t now = hl_monotonic_us();
     PGconn *conn = NULL;
     char name[32];
 
@@ -892,7 +884,7 @@ static bool ensure_conn(wconn_t *wc, bool force)
     snprintf(name, sizeof(name), "helplined writer %u", wc->index);
     if (hl_db_connect_as(wc->w->conninfo, name, &conn) != HL_OK || !prepare_conn(wc, conn)) {
         PQfinish(conn); /* NULL when the connection failed */
-        wc->next_connect_us = now_us() + wc->backoff_us;
+        wc->next_connect_us = hl_monotonic_us() + wc->backoff_us;
         wc->backoff_us = wc->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : wc->backoff_us * 2;
         return false;
     }
@@ -1026,10 +1018,10 @@ static void replay(wconn_t *wc)
     if (rc == HL_OK) {
         hl_log(HL_LOG_INFO, "writer: spool replay done, %zu record(s) applied", n);
         if (hl_spool_pending(wc->w->spool) > 0)
-            wc->next_replay_us = now_us() + REPLAY_RETRY_US;
+            wc->next_replay_us = hl_monotonic_us() + REPLAY_RETRY_US;
     } else if (!ctx.yielded) {
         hl_log(HL_LOG_WARN, "writer: spool replay stopped after %zu record(s): %s", n, hl_strerror(rc));
-        wc->next_replay_us = now_us() + REPLAY_RETRY_US;
+        wc->next_replay_us = hl_monotonic_us() + REPLAY_RETRY_US;
     }
 }
 
@@ -1195,7 +1187,7 @@ static void *writer_main(void *arg)
         /* Reconnect (once the backoff expired); connection 0 replays the spool before new work. */
         pthread_mutex_unlock(&w->mu);
         ensure_conn(wc, false);
-        if (!stopping && replays && wc->conn != NULL && now_us() >= wc->next_replay_us &&
+        if (!stopping && replays && wc->conn != NULL && hl_monotonic_us() >= wc->next_replay_us &&
             hl_spool_pending(w->spool) > 0)
             replay(wc);
         pthread_mutex_lock(&w->mu);
@@ -1222,7 +1214,7 @@ static void *writer_main(void *arg)
         w->collecting = true;
         deadline = w->ring[w->head].at_us + w->max_delay_us;
         while (w->busy > 0 && w->count > 0 && w->count < w->max_batch && !w->stopping &&
-               now_us() < deadline) {
+               hl_monotonic_us() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
             pthread_cond_timedwait(&w->full, &w->mu, &ts);
@@ -1361,7 +1353,7 @@ int hl_writer_submit(hl_writer_t *w, hl_record_t *rec, hl_writer_done_fn done, v
     pthread_mutex_lock(&w->mu);
     if (!w->stopping && w->count < w->max_queue) {
         w->ring[(w->head + w->count) % w->max_queue] =
-            (slot_t){.rec = rec, .done = done, .arg = arg, .at_us = now_us()};
+            (slot_t){.rec = rec, .done = done, .arg = arg, .at_us = hl_monotonic_us()};
         w->count++;
         /* A collecting thread needs waking only once its batch is full (else its delay or the
          * end of the batch in flight ends its wait); with several threads, the one that may
