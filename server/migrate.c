@@ -9,7 +9,7 @@
 #include "db.h"
 #include "log.h"
 
-/* Any number will do, as long as only the migration runner takes it. */
+/* Any number will do, as long as only the migration runner takes it (as a transaction lock). */
 #define MIGRATE_LOCK_KEY "7212024"
 #define MAX_MIGRATIONS   1000
 
@@ -225,6 +225,7 @@ out:
     return rc;
 }
 
+/* Runs M's SQL and records it, in the transaction step() opened, and commits. */
 static int apply_one(PGconn *conn, const migration_t *m)
 {
     char version[16];
@@ -233,8 +234,6 @@ static int apply_one(PGconn *conn, const migration_t *m)
     int rc = HL_EDB;
 
     snprintf(version, sizeof(version), "%d", m->version);
-    if (hl_db_exec(conn, "BEGIN") != HL_OK)
-        return HL_EDB;
     res = PQexec(conn, m->sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
         hl_log(HL_LOG_ERROR, "migration %s failed: %s", m->name, PQresultErrorMessage(res));
@@ -253,48 +252,42 @@ static int apply_one(PGconn *conn, const migration_t *m)
     rc = HL_OK;
 out:
     PQclear(res);
-    if (rc != HL_OK)
-        PQclear(PQexec(conn, "ROLLBACK"));
     return rc;
 }
 
-int hl_migrate_run(PGconn *conn, const char *dir, int *applied_out)
+/*
+ * One transaction: takes the runners' lock, creates schema_migrations when missing, checks
+ * the applied history against the files and applies the first pending migration. *DONE: none
+ * was pending.
+ *
+ * Everything a runner relies on lives inside this transaction, so it holds behind a pooler
+ * that hands each transaction its own server connection (PgBouncer's transaction mode): the
+ * lock is a transaction lock, released by COMMIT or ROLLBACK on the connection that took it
+ * (a session lock's unlock could land on another connection and leave the lock held), and the
+ * setting is SET LOCAL (a session SET would stay on the server connection for other clients).
+ * Runners started at once queue on the lock; each one re-reads the history after it, so a
+ * migration another runner applied meanwhile is not applied again.
+ */
+static int step(PGconn *conn, const migration_t *m, size_t n, bool *applied, bool *done)
 {
-    migration_t *m = NULL;
-    size_t n = 0;
-    bool *applied = NULL;
-    bool locked = false;
-    int max_applied = 0, count = 0;
+    int max_applied = 0;
     int rc;
 
-    rc = scan_dir(dir, &m, &n);
+    memset(applied, 0, n * sizeof(*applied));
+    rc = hl_db_exec(conn, "BEGIN");
     if (rc != HL_OK)
-        goto out;
-    applied = calloc(n + 1, sizeof(*applied));
-    if (applied == NULL) {
-        rc = HL_ENOMEM;
-        goto out;
-    }
-    /* Two runners at once would race on the same versions: serialise them. */
-    rc = hl_db_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")");
-    if (rc != HL_OK)
-        goto out;
-    locked = true;
-    rc = hl_db_exec(conn, "SET client_min_messages = warning");
+        return rc;
+    rc = hl_db_exec(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")");
+    if (rc == HL_OK)
+        rc = hl_db_exec(conn, "SET LOCAL client_min_messages = warning");
     if (rc == HL_OK)
         rc = hl_db_exec(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                               " version integer PRIMARY KEY,"
                               " name text NOT NULL,"
                               " checksum text NOT NULL,"
                               " applied_at timestamptz NOT NULL DEFAULT now())");
-    if (rc != HL_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        rc = checksum(conn, &m[i]);
-        if (rc != HL_OK)
-            goto out;
-    }
-    rc = check_applied(conn, m, n, applied, &max_applied);
+    if (rc == HL_OK)
+        rc = check_applied(conn, m, n, applied, &max_applied);
     if (rc != HL_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -307,17 +300,51 @@ int hl_migrate_run(PGconn *conn, const char *dir, int *applied_out)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (applied[i])
-            continue;
-        rc = apply_one(conn, &m[i]);
+        if (!applied[i]) {
+            *done = false;
+            rc = apply_one(conn, &m[i]);
+            goto out;
+        }
+    }
+    *done = true;
+    rc = hl_db_exec(conn, "COMMIT");
+out:
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
+    return rc;
+}
+
+int hl_migrate_run(PGconn *conn, const char *dir, int *applied_out)
+{
+    migration_t *m = NULL;
+    size_t n = 0;
+    bool *applied = NULL;
+    bool done = false;
+    int count = 0;
+    int rc;
+
+    rc = scan_dir(dir, &m, &n);
+    if (rc != HL_OK)
+        goto out;
+    applied = calloc(n + 1, sizeof(*applied));
+    if (applied == NULL) {
+        rc = HL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = checksum(conn, &m[i]);
         if (rc != HL_OK)
             goto out;
-        count++;
+    }
+    while (!done) {
+        rc = step(conn, m, n, applied, &done);
+        if (rc != HL_OK)
+            goto out;
+        if (!done)
+            count++;
     }
     *applied_out = count;
 out:
-    if (locked)
-        PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
     free(applied);
     if (m != NULL)
         migrations_free(m, n);

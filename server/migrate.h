@@ -3,6 +3,10 @@
  * transaction, recording (version, name, checksum, applied_at) in schema_migrations.
  * A second run does nothing; a changed file, a missing file or a gap in the applied
  * history stops it before anything is applied.
+ *
+ * Safe with several runners at once and behind a transaction pooler (PgBouncer's transaction
+ * mode): each migration's transaction takes a transaction-level advisory lock and re-reads the
+ * history, and no session state (session lock, session SET) is used.
  */
 #ifndef HL_MIGRATE_H
 #define HL_MIGRATE_H

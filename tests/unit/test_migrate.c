@@ -1,13 +1,16 @@
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "migrate.h"
+#include "pgbouncer.h"
 #include "pgtest.h"
 
 static hl_pgtest_t db;
+static hl_testbouncer_t bouncer;
 static char dir[64];
 
 static void setup(void)
@@ -21,6 +24,7 @@ static void teardown(void)
 {
     char cmd[128];
 
+    hl_testbouncer_stop(&bouncer);
     hl_pgtest_drop(&db);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -158,4 +162,124 @@ Test(migrate, project_migrations_apply)
     cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
     cr_assert_eq(applied, 0);
     PQfinish(conn);
+}
+
+/* Advisory locks in the test's database (other tests run beside it in the cluster). */
+#define ADVISORY_LOCKS                                                                                       \
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"                                              \
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+
+/* Several runners at once, each on its own connection to CONNINFO. */
+#define N_RUNNERS 3
+
+typedef struct {
+    const char *conninfo;
+    int rc;
+    int applied;
+} runner_t;
+
+static void *run_migrate(void *arg)
+{
+    runner_t *r = arg;
+    PGconn *conn = PQconnectdb(r->conninfo);
+
+    r->rc = PQstatus(conn) == CONNECTION_OK ? hl_migrate_run(conn, dir, &r->applied) : HL_EDB;
+    PQfinish(conn);
+    return NULL;
+}
+
+static void run_concurrently(const char *conninfo)
+{
+    pthread_t threads[N_RUNNERS];
+    runner_t runners[N_RUNNERS];
+    int total = 0;
+
+    /* The first migration takes a while, so the runners overlap. */
+    put("0001_first.sql", "CREATE TABLE t (v text); SELECT pg_sleep(0.2);");
+    put("0002_second.sql", "INSERT INTO t (v) VALUES ('two');");
+    put("0003_third.sql", "INSERT INTO t (v) VALUES ('three');");
+    for (int i = 0; i < N_RUNNERS; i++) {
+        runners[i] = (runner_t){conninfo, HL_EDB, -1};
+        cr_assert_eq(pthread_create(&threads[i], NULL, run_migrate, &runners[i]), 0);
+    }
+    for (int i = 0; i < N_RUNNERS; i++) {
+        cr_assert_eq(pthread_join(threads[i], NULL), 0);
+        cr_expect_eq(runners[i].rc, HL_OK, "runner %d: %d", i, runners[i].rc);
+        total += runners[i].applied;
+    }
+    cr_assert_eq(total, 3, "the runners applied %d migrations between them", total);
+}
+
+/* Each migration applied once, and nothing left held: no advisory lock in the cluster. */
+static void assert_applied_once(void)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM schema_migrations"), 3);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM t WHERE v = 'two'"), 1);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM t WHERE v = 'three'"), 1);
+    cr_assert_eq(hl_pgtest_scalar(conn, ADVISORY_LOCKS), 0);
+    PQfinish(conn);
+}
+
+Test(migrate, concurrent_runs_apply_each_once)
+{
+    run_concurrently(db.conninfo);
+    assert_applied_once();
+}
+
+static void assert_setting(PGconn *conn, const char *name, const char *want)
+{
+    char sql[64];
+    PGresult *res;
+
+    snprintf(sql, sizeof(sql), "SHOW %s", name);
+    res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
+    cr_assert_str_eq(PQgetvalue(res, 0, 0), want, "%s after migrate", name);
+    PQclear(res);
+}
+
+/* A pooler hands the connection to other clients: the runner changes nothing of the session. */
+Test(migrate, leaves_no_session_state)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    int applied = -1;
+
+    put("0001_first.sql", "CREATE TABLE t (v text);");
+    cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_OK);
+    cr_assert_eq(applied, 1);
+    assert_setting(conn, "client_min_messages", "notice");
+    cr_assert_eq(hl_pgtest_scalar(conn, ADVISORY_LOCKS), 0);
+    PQfinish(conn);
+}
+
+/* Behind PgBouncer in transaction mode each statement outside a transaction may run on another
+ * server connection: a session advisory lock neither serialises the runners nor is released
+ * where it was taken (issue 14: the next migrate hung). Bounded by the timeout. */
+#define BOUNCER_POOL 2
+Test(migrate, concurrent_runs_through_pgbouncer_transaction_mode, .timeout = 30)
+{
+    hl_testbouncer_opts_t opts = {.pool_mode = "transaction", .pool_size = BOUNCER_POOL};
+    char conninfo[512];
+    PGconn *conns[BOUNCER_POOL];
+
+    if (!hl_testbouncer_available())
+        cr_skip("PgBouncer is not installed (" HL_TESTBOUNCER_BIN "): scripts/install-deps installs it");
+    hl_testbouncer_start(&bouncer, &opts);
+    hl_testbouncer_conninfo(&bouncer, db.name, conninfo, sizeof(conninfo));
+    run_concurrently(conninfo);
+    assert_applied_once();
+
+    /* One transaction open on each server connection of the pool at once: none kept a setting. */
+    for (int i = 0; i < BOUNCER_POOL; i++) {
+        conns[i] = PQconnectdb(conninfo);
+        cr_assert_eq(PQstatus(conns[i]), CONNECTION_OK, "%s", PQerrorMessage(conns[i]));
+        PGresult *res = PQexec(conns[i], "BEGIN");
+        cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(conns[i]));
+        PQclear(res);
+        assert_setting(conns[i], "client_min_messages", "notice");
+    }
+    for (int i = 0; i < BOUNCER_POOL; i++)
+        PQfinish(conns[i]);
 }
