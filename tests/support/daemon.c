@@ -253,7 +253,8 @@ static void spawn_serve(hl_testd_t *d)
     }
 }
 
-static void write_config(const hl_testd_t *d, const hl_testd_opts_t *opts)
+/* KEY_DIR holds master.key: the daemon's own directory, or its first daemon's for a peer. */
+static void write_config(const hl_testd_t *d, const char *key_dir, const hl_testd_opts_t *opts)
 {
     FILE *f = fopen(d->conf, "w");
 
@@ -268,7 +269,7 @@ static void write_config(const hl_testd_t *d, const hl_testd_opts_t *opts)
             "migrations_dir = %s/migrations\n"
             "threads = 4\n"
             "log_level = debug\n",
-            d->port, d->conninfo, d->dir, d->spool, HL_TEST_SRCDIR, HL_TEST_SRCDIR);
+            d->port, d->conninfo, key_dir, d->spool, HL_TEST_SRCDIR, HL_TEST_SRCDIR);
     if (opts != NULL && opts->max_body_bytes != 0)
         fprintf(f, "max_body_bytes = %zu\n", opts->max_body_bytes);
     if (opts != NULL && opts->writer_connections != 0)
@@ -285,10 +286,21 @@ static void admin_ok(hl_testd_t *d, const char *const *args)
     cr_assert_eq(rc, 0, "helplined %s %s: exit %d", args[0], args[1] != NULL ? args[1] : "", rc);
 }
 
+/* The daemon's temporary directory and the paths in it. */
+static void make_dir(hl_testd_t *d)
+{
+    char tmpl[] = "/tmp/helpline-it.XXXXXX";
+
+    cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+    snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
+    snprintf(d->conf, sizeof(d->conf), "%s/helplined.conf", tmpl);
+    snprintf(d->log, sizeof(d->log), "%s/helplined.log", tmpl);
+    snprintf(d->spool, sizeof(d->spool), "%s/spool", tmpl);
+}
+
 void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
 {
     static bool curl_ready;
-    char tmpl[] = "/tmp/helpline-it.XXXXXX";
     char key[HL_TESTD_PATH_LEN + 16];
 
     memset(d, 0, sizeof(*d));
@@ -297,12 +309,8 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
         cr_assert_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
         curl_ready = true;
     }
-    cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-    snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
-    snprintf(d->conf, sizeof(d->conf), "%s/helplined.conf", tmpl);
-    snprintf(d->log, sizeof(d->log), "%s/helplined.log", tmpl);
-    snprintf(d->spool, sizeof(d->spool), "%s/spool", tmpl);
-    snprintf(key, sizeof(key), "%s/master.key", tmpl);
+    make_dir(d);
+    snprintf(key, sizeof(key), "%s/master.key", d->dir);
     if (opts != NULL && opts->conninfo != NULL) {
         snprintf(d->conninfo, sizeof(d->conninfo), "%s", opts->conninfo);
     } else {
@@ -312,7 +320,7 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
     }
     d->port = free_port();
     snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d", d->port);
-    write_config(d, opts);
+    write_config(d, d->dir, opts);
 
     /* keygen while migrate runs */
     const char *keygen[] = {HELPLINED, "keygen", "-o", key, NULL};
@@ -393,6 +401,19 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
         unlink(out);
     }
 
+    spawn_serve(d);
+}
+
+void hl_testd_start_peer(hl_testd_t *d, const hl_testd_t *first, const hl_testd_opts_t *opts)
+{
+    cr_assert(first->dir[0] != '\0', "start_peer: start the first daemon before its peer");
+    memset(d, 0, sizeof(*d));
+    make_dir(d);
+    snprintf(d->conninfo, sizeof(d->conninfo), "%s", first->conninfo);
+    d->tokens = first->tokens;
+    d->port = free_port();
+    snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d", d->port);
+    write_config(d, first->dir, opts);
     spawn_serve(d);
 }
 

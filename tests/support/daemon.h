@@ -60,6 +60,11 @@ typedef struct hl_testd {
 /* Sets up and starts a daemon; aborts the test (cr_assert) on failure, showing the log. */
 void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts);
 
+/* Starts a second daemon D beside FIRST (started): the same database, master key file and users
+ * (D's tokens are FIRST's), its own directory, port and spool_dir; OPTS as for hl_testd_start,
+ * but its conninfo is ignored. Stop D before FIRST, whose stop drops the database. */
+void hl_testd_start_peer(hl_testd_t *d, const hl_testd_t *first, const hl_testd_opts_t *opts);
+
 /* SIGTERM, wait (10 s), SIGKILL if needed; drops the database (when it made one) and removes
  * the directory. Returns the serve process's wait status (-1: not running). Safe to call twice. */
 int hl_testd_stop(hl_testd_t *d);
