@@ -6,6 +6,7 @@
  */
 #include "writer.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,10 @@
 #define REPLAY_RETRY_US      1000000             /* after a replay that stopped on an error */
 #define REPLAY_SLICE         256                 /* replayed records before queued work may go first */
 
-/* The batch statement (batch_sql()), prepared on each connection (prepare_conn). */
-#define BATCH_STATEMENT "hl_batch"
-#define BATCH_PARAMS    31 /* before the rollup's */
-#define PARAMS_TOTAL    (BATCH_PARAMS + HL_ROLLUP_NPARAMS)
+/* The batch statement (batch_sql()), prepared on each connection (prepare_conn) under a name
+ * that carries a hash of its text (hl_writer.batch_name). */
+#define BATCH_PARAMS 31 /* before the rollup's */
+#define PARAMS_TOTAL (BATCH_PARAMS + HL_ROLLUP_NPARAMS)
 
 /* Internal: the connection is gone (or the server is shutting down). Never returned to callers. */
 #define WR_ECONNLOST (-100)
@@ -73,10 +74,8 @@ typedef struct entry {
     bool resolved;
     hl_write_result_t res;
     /* scratch, reset by each transaction */
-    int dup_of;    /* index (in the transaction) of an earlier record with the same source, or -1 */
-    bool inserted; /* this transaction inserted it */
-    bool found;    /* already stored: stored_id holds the stored row's id */
-    uint8_t stored_id[HL_RECORD_ID_BYTES];
+    int dup_of;       /* index (in the transaction) of an earlier record with the same source, or -1 */
+    bool inserted;    /* this transaction inserted it */
     int64_t db_count; /* contacts with the same caller before this transaction */
 } entry_t;
 
@@ -92,6 +91,7 @@ typedef struct wconn {
     entry_t *batch;   /* max_batch entries */
     entry_t **order;  /* max_batch pointers: the records of one transaction */
     size_t replaying; /* records applied in the current replay call */
+    bool unnamed;     /* the session does not keep prepared statements (a transaction pooler) */
 } wconn_t;
 
 struct hl_writer {
@@ -102,6 +102,7 @@ struct hl_writer {
     size_t max_queue;
     unsigned n_conns;
     char *batch_sql;               /* the batch statement (batch_sql()), read-only once started */
+    char batch_name[32];           /* its prepared name: hl_batch_ and a hash of the text */
     Oid batch_types[PARAMS_TOTAL]; /* its parameters' types (batch_types()), likewise */
 
     pthread_mutex_t mu;
@@ -372,14 +373,30 @@ static int classify(wconn_t *wc, const PGresult *res, const char *what, size_t n
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): %.*s", what, n, msg_len(msg), msg);
         return HL_EDB;
     }
-    if (strcmp(state, "26000") == 0) {
-        /* The session lost the prepared batch statement (a pooler reset it): a new connection
-         * prepares it again. */
-        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): the batch statement is not prepared", what,
-               n);
+    if (strcmp(state, "25006") == 0) {
+        /* A standby, or a database made read-only: nothing can be stored there, so the records
+         * go to the spool, as when PostgreSQL is down (prepare_conn refuses such a session). */
+        hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): the database is read-only", what, n);
         return WR_ECONNLOST;
     }
+    if (strcmp(state, "26000") == 0) {
+        /* The session does not have the prepared batch statement: a pooler in transaction mode
+         * ran it on another server connection. From now on this connection sends it unnamed,
+         * parsed with each batch, and the batch is simply run again. */
+        if (!wc->unnamed)
+            hl_log(HL_LOG_WARN,
+                   "writer: connection %u: the server session lost the batch statement (a pooler "
+                   "in transaction mode?); sending it unnamed from now on",
+                   wc->index);
+        wc->unnamed = true;
+        return WR_ERETRY;
+    }
     if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
+        if (strcmp(state, "40P01") == 0) {
+            pthread_mutex_lock(&wc->w->mu);
+            wc->w->st.deadlocks++;
+            pthread_mutex_unlock(&wc->w->mu);
+        }
         hl_log(HL_LOG_WARN, "writer: %s failed (%zu record(s)): SQLSTATE %s, to be retried", what, n, state);
         return WR_ERETRY;
     }
@@ -408,9 +425,14 @@ static const char *term_field_name(hl_term_field_t f)
  * The batch statement: $1..$24 the contacts (first of each source), $25..$27 their categories,
  * $28..$31 their terms, $32..$43 their rollup cells (rollup.h), all keyed by contact id. ins
  * inserts the contacts; categories, terms and cells count only for the ids ins returned. The
- * result has one row per contact row: its position (1-based), whether it was inserted now, the
- * stored id of a source already in the table, and the caller's earlier contacts (the
- * statement's snapshot: before this insert), -1 without a phone.
+ * result has one row per contact row: its position (1-based), whether it was inserted now, and
+ * the caller's earlier contacts (the statement's snapshot: before this insert), -1 without a phone.
+ *
+ * ON CONFLICT names no index, so it covers both unique keys, the id and the source: the id is
+ * a keyed hash of the source (hl_crypto_source_id), and two daemons inserting the same source
+ * at once meet on contacts_pkey first, which a conflict target of the source key alone left to
+ * fail with 23505. The rows go in id order, so that two batches sharing sources take their
+ * index entries in the same order and cannot deadlock.
  */
 static const char batch_sql_head[] =
     "WITH ins AS (INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contact_type,"
@@ -430,7 +452,7 @@ static const char batch_sql_head[] =
     " counsellor, created_by, child_age, child_gender, child_region, caller_relationship, urgency,"
     " actions, local_categories, child_name, caller_name, caller_phone, summary, transcript,"
     " caller_phone_bidx, taxonomy_version)"
-    " ON CONFLICT (helpline_id, source_system, source_id) DO NOTHING"
+    " ORDER BY r.id ON CONFLICT DO NOTHING"
     " RETURNING id),"
     " cat AS (INSERT INTO contact_categories (contact_id, code, source)"
     " SELECT x.id, x.code, x.source FROM unnest($25::uuid[], $26::text[], $27::text[]) AS x(id, code, source)"
@@ -439,12 +461,25 @@ static const char batch_sql_head[] =
     " SELECT x.id, x.term, x.field, x.occ FROM unnest($28::uuid[], $29::text[], $30::text[], $31::int4[])"
     " AS x(id, term, field, occ) WHERE x.id IN (SELECT id FROM ins)),";
 static const char batch_sql_tail[] =
-    " SELECT k.o::int4, i.id IS NOT NULL, CASE WHEN i.id IS NULL THEN (SELECT c.id FROM contacts c"
-    " WHERE c.helpline_id = k.h AND c.source_system = k.s AND c.source_id = k.x) END,"
+    " SELECT k.o::int4, i.id IS NOT NULL,"
     " CASE WHEN k.b IS NULL THEN -1::int8 ELSE (SELECT count(*) FROM contacts p"
     " WHERE p.helpline_id = k.h AND p.caller_phone_bidx = k.b) END"
-    " FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $23::bytea[]) WITH ORDINALITY"
-    " AS k(id, h, s, x, b, o) LEFT JOIN ins i ON i.id = k.id";
+    " FROM unnest($1::uuid[], $2::int8[], $23::bytea[]) WITH ORDINALITY"
+    " AS k(id, h, b, o) LEFT JOIN ins i ON i.id = k.id";
+
+/*
+ * The prepared statement's name: hl_batch_ and a 64-bit FNV-1a hash of its text. Behind a pooler
+ * that shares server sessions, a statement of this name is this very text, whichever daemon (or
+ * version of it) prepared it.
+ */
+static void batch_name(const char *sql, char *out, size_t cap)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (const unsigned char *c = (const unsigned char *)sql; *c != '\0'; c++)
+        h = (h ^ *c) * UINT64_C(1099511628211);
+    snprintf(out, cap, "hl_batch_%016" PRIx64, h);
+}
 
 static int batch_sql(char **out)
 {
@@ -628,13 +663,16 @@ static int pipeline_read(wconn_t *wc, const char *what, size_t n, int rc, PGresu
 }
 
 /*
- * BEGIN, the batch statement (prepared by prepare_conn) and COMMIT, sent in one pipeline: one
- * round trip. *ROWS gets the batch statement's rows; HL_OK only when COMMIT succeeded. Any
- * failure to drive the pipeline leaves the connection unusable: WR_ECONNLOST.
+ * BEGIN, the plan setting, the batch statement (prepared by prepare_conn, or unnamed) and
+ * COMMIT, sent in one pipeline: one round trip. The setting is SET LOCAL, so nothing of it
+ * outlives the transaction (a pooler hands the server session to other clients afterwards).
+ * *ROWS gets the batch statement's rows; HL_OK only when COMMIT succeeded. Any failure to drive
+ * the pipeline leaves the connection unusable: WR_ECONNLOST.
  */
 static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **rows)
 {
-    static const char *const names[] = {"BEGIN", "batch statement", "COMMIT"};
+    static const char *const names[] = {"BEGIN", "SET LOCAL plan_cache_mode", "batch statement", "COMMIT"};
+    const hl_writer_t *w = t->wc->w;
     wconn_t *wc = t->wc;
     PGconn *c = wc->conn;
     const char *values[PARAMS_TOTAL];
@@ -660,15 +698,19 @@ static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **
         formats[i] = 1;
 
     if (PQenterPipelineMode(c) != 1 || PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-        PQsendQueryPrepared(c, BATCH_STATEMENT, PARAMS_TOTAL, values, lengths, formats, 1) != 1 ||
+        PQsendQueryParams(c, "SET LOCAL plan_cache_mode = force_custom_plan", 0, NULL, NULL, NULL, NULL, 0) !=
+            1 ||
+        (wc->unnamed
+             ? PQsendQueryParams(c, w->batch_sql, PARAMS_TOTAL, w->batch_types, values, lengths, formats, 1)
+             : PQsendQueryPrepared(c, w->batch_name, PARAMS_TOTAL, values, lengths, formats, 1)) != 1 ||
         PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 || PQpipelineSync(c) != 1) {
         const char *msg = PQerrorMessage(c);
         hl_log(HL_LOG_WARN, "writer: cannot send the batch (%zu record(s)): %.*s", t->n, msg_len(msg), msg);
         return WR_ECONNLOST;
     }
-    for (int q = 0; q < 3 && rc != WR_ECONNLOST; q++) {
-        rc = pipeline_read(wc, names[q], t->n, rc, q == 1 ? rows : NULL, &ok);
-        if (q == 2)
+    for (int q = 0; q < 4 && rc != WR_ECONNLOST; q++) {
+        rc = pipeline_read(wc, names[q], t->n, rc, q == 2 ? rows : NULL, &ok);
+        if (q == 3)
             committed = ok;
     }
     if (rc == WR_ECONNLOST)
@@ -689,7 +731,7 @@ static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **
 
 /*
  * The batch in one statement and one round trip (BEGIN, statement, COMMIT pipelined). Marks
- * the inserted records, the stored ids of sources already in the table, and callers' earlier
+ * the inserted records and callers' earlier
  * contacts. Results are only read here; run_tx resolves the records.
  */
 static int batch_tx(tx_t *t)
@@ -720,11 +762,7 @@ static int batch_tx(tx_t *t)
             continue;
         e = t->e[pos[o - 1]];
         e->inserted = PQgetvalue(rows, row, 1)[0] != 0;
-        if (!e->inserted && PQgetlength(rows, row, 2) == HL_RECORD_ID_BYTES) {
-            memcpy(e->stored_id, PQgetvalue(rows, row, 2), HL_RECORD_ID_BYTES);
-            e->found = true;
-        }
-        e->db_count = be64_at(PQgetvalue(rows, row, 3));
+        e->db_count = be64_at(PQgetvalue(rows, row, 2));
     }
 out:
     PQclear(rows);
@@ -751,8 +789,8 @@ static bool same_caller(const hl_record_t *a, const hl_record_t *b)
  * pipeline. Only after COMMIT returned are the results set (resolved). On failure nothing is
  * resolved and the transaction is rolled back: HL_EINVAL (a record broke a constraint), HL_EDB,
  * HL_ENOMEM, or WR_ECONNLOST (the connection is unusable; a lost COMMIT may or may not have
- * committed). One exception: HL_EDB after the COMMIT, when a source skipped by ON CONFLICT was
- * not visible to the statement; then every other record is resolved and that one is not.
+ * committed). A record ON CONFLICT skipped is a DUPLICATE of a committed row with its own id
+ * (ids derive from sources), whether or not the statement's snapshot could see that row.
  */
 static int run_tx(wconn_t *wc, entry_t **e, size_t n)
 {
@@ -761,7 +799,7 @@ static int run_tx(wconn_t *wc, entry_t **e, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         e[i]->dup_of = -1;
-        e[i]->inserted = e[i]->found = false;
+        e[i]->inserted = false;
         e[i]->db_count = 0;
         for (size_t j = 0; j < i; j++) {
             if (e[j]->dup_of < 0 && same_source(e[i]->rec, e[j]->rec)) {
@@ -778,21 +816,15 @@ static int run_tx(wconn_t *wc, entry_t **e, size_t n)
     for (size_t i = 0; i < n; i++) {
         entry_t *x = e[i];
 
-        if (x->dup_of >= 0 ? !e[x->dup_of]->resolved : !x->inserted && !x->found) {
-            /* Skipped by ON CONFLICT, yet not in the statement's snapshot (stored by a
-             * concurrent transaction): left for the one-by-one retry, which finds it. */
-            rc = HL_EDB;
-            continue;
-        }
         x->resolved = true;
         x->res.err = HL_OK;
         x->res.previous_contacts = -1;
         if (x->dup_of >= 0) {
             x->res.status = HL_WRITE_DUPLICATE;
             memcpy(x->res.id, e[x->dup_of]->res.id, HL_RECORD_ID_BYTES);
-        } else if (x->found) {
+        } else if (!x->inserted) {
             x->res.status = HL_WRITE_DUPLICATE;
-            memcpy(x->res.id, x->stored_id, HL_RECORD_ID_BYTES);
+            memcpy(x->res.id, x->rec->id, HL_RECORD_ID_BYTES);
         } else {
             x->res.status = HL_WRITE_CREATED;
             memcpy(x->res.id, x->rec->id, HL_RECORD_ID_BYTES);
@@ -805,8 +837,6 @@ static int run_tx(wconn_t *wc, entry_t **e, size_t n)
             }
         }
     }
-    if (rc != HL_OK)
-        hl_log(HL_LOG_WARN, "writer: a conflicting contact was not found (%zu record(s)); retrying", n);
 out:
     if (rc != HL_OK && rc != WR_ECONNLOST && PQtransactionStatus(wc->conn) != PQTRANS_IDLE) {
         PGresult *res = PQexec(wc->conn, "ROLLBACK");
@@ -845,21 +875,41 @@ static void drop_conn(wconn_t *wc)
 }
 
 /*
- * Prepares the batch statement on a new connection. It is parsed once per connection, but
- * planned at every execution with that batch's parameters (force_custom_plan): a generic plan
- * cannot see the arrays' lengths nor, when made on a small table, pick the right index for the
- * repeat-caller count (docs/writer.md). Skipping the parse saves about 0.5 ms of the server's
- * time per batch.
+ * Readies a new connection: refuses a read-only session (a hot standby, or a database made
+ * read-only), whose every batch would fail, and prepares the batch statement. It is parsed once
+ * per connection, but planned at every execution with that batch's parameters
+ * (force_custom_plan, set in each transaction): a generic plan cannot see the arrays' lengths
+ * nor, when made on a small table, pick the right index for the repeat-caller count
+ * (docs/writer.md). Skipping the parse saves about 0.5 ms of the server's time per batch. A
+ * statement of that name already in the session (SQLSTATE 42P05) means a pooler shares server
+ * sessions between clients: the connection then sends the statement unnamed.
  */
-static bool prepare_conn(const wconn_t *wc, PGconn *conn)
+static bool prepare_conn(wconn_t *wc, PGconn *conn)
 {
-    PGresult *res = PQexec(conn, "SET plan_cache_mode = force_custom_plan");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PGresult *res = PQexec(conn, "SHOW transaction_read_only");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    const char *state;
 
+    if (ok && strcmp(PQgetvalue(res, 0, 0), "off") != 0) {
+        hl_log(HL_LOG_ERROR,
+               "writer: connection %u: the database is read-only (a standby?); contacts go to "
+               "the spool until it accepts writes",
+               wc->index);
+        PQclear(res);
+        return false;
+    }
     PQclear(res);
-    if (ok) {
-        res = PQprepare(conn, BATCH_STATEMENT, wc->w->batch_sql, PARAMS_TOTAL, wc->w->batch_types);
+    if (ok && !wc->unnamed) {
+        res = PQprepare(conn, wc->w->batch_name, wc->w->batch_sql, PARAMS_TOTAL, wc->w->batch_types);
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok && state != NULL && strcmp(state, "42P05") == 0) {
+            hl_log(HL_LOG_WARN,
+                   "writer: connection %u: the server session already holds the batch statement "
+                   "(a pooler in transaction mode?); sending it unnamed",
+                   wc->index);
+            wc->unnamed = ok = true;
+        }
         PQclear(res);
     }
     if (!ok) {
@@ -1294,6 +1344,7 @@ int hl_writer_start(const hl_writer_opts_t *opts, hl_writer_t **out)
     if (w->conninfo == NULL || w->ring == NULL || w->conns == NULL || batch_sql(&w->batch_sql) != HL_OK ||
         batch_types(w->batch_types) != HL_OK)
         goto out;
+    batch_name(w->batch_sql, w->batch_name, sizeof(w->batch_name));
     for (unsigned i = 0; i < w->n_conns; i++) {
         wconn_t *wc = &w->conns[i];
 

@@ -67,6 +67,7 @@ typedef struct hl_writer_stats {
     uint64_t spooled;
     uint64_t replayed;
     uint64_t failed;
+    uint64_t deadlocks; /* transactions PostgreSQL failed as deadlock victims (40P01), then retried */
     size_t queued;
     bool database_up; /* at least one connection is up */
 } hl_writer_stats_t;

@@ -1,6 +1,7 @@
 /* The writer against a real PostgreSQL (scripts/with-pg): one fresh database per test. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,13 +124,19 @@ static void set_sealed(hl_sealed_t *s, const void *p, size_t n)
     s->len = n;
 }
 
-/* A record of HELPLINE from source "test"/SRC; PHONE (0: none) picks the caller's blind index. */
+/*
+ * A record of HELPLINE from source "test"/SRC; PHONE (0: none) picks the caller's blind index.
+ * Its id is a hash of helpline and source, as helplined derives ids (hl_crypto_source_id, with
+ * a key): the writer relies on one source having one id.
+ */
 static hl_record_t *make_rec(long helpline, const char *src, int phone)
 {
     hl_record_t *r = NULL;
+    char key[160];
 
     cr_assert_eq(hl_record_new(&r), HL_OK);
-    hl_record_new_id(r->id);
+    snprintf(key, sizeof(key), "%ld/test/%s", helpline, src);
+    crypto_generichash(r->id, HL_RECORD_ID_BYTES, (const unsigned char *)key, strlen(key), NULL, 0);
     r->helpline_id = helpline;
     r->created_by = helpline == helpline_id ? user_id : 0;
     r->source_system = strdup("test");
@@ -840,6 +847,124 @@ Test(writer, same_source_in_two_concurrent_batches)
     cr_assert_eq(
         hl_pgtest_scalar(conn, "SELECT coalesce(sum(contacts), 0) FROM stats_pending WHERE level = 'total'"),
         1);
+}
+
+/* Polls SQL (a count) until it reaches N, for up to 10 s. */
+static void wait_for_count(const char *sql, long n)
+{
+    long got = 0;
+
+    for (int tries = 0; tries < 1000 && (got = hl_pgtest_scalar(conn, sql)) < n; tries++)
+        usleep(10000);
+    cr_assert_geq(got, n, "%s: %ld, expected %ld", sql, got, n);
+}
+
+/*
+ * Two daemons storing the same source at once meet on the primary key first: the id is derived
+ * from the source, and contacts_pkey is the first index an insert fills. This test widens the
+ * window between a transaction's two unique index entries with a slow index between them (the
+ * source key recreated after it), so the first batch has its id in contacts_pkey but not yet its
+ * source in the source key when the second one starts. An ON CONFLICT that named only the
+ * source key missed the first row, and the second insert failed on contacts_pkey with 23505: a
+ * valid contact refused as bad input (400). It must be a DUPLICATE with the same id.
+ */
+Test(writer, same_source_racing_on_the_primary_key)
+{
+    hl_writer_opts_t o = {.conninfo = db.conninfo, .max_delay_us = 1, .connections = 2};
+    hl_writer_t *w = NULL;
+    hl_record_t *a = make_rec(helpline_id, "pk-race", 4), *b = make_rec(helpline_id, "pk-race", 4);
+    uint8_t ida[HL_RECORD_ID_BYTES];
+    hl_writer_stats_t st;
+
+    exec_ok("CREATE FUNCTION slow_uuid(uuid) RETURNS uuid LANGUAGE plpgsql IMMUTABLE"
+            " AS $$BEGIN PERFORM pg_sleep(0.5); RETURN $1; END$$");
+    exec_ok("CREATE INDEX contacts_slow ON contacts (slow_uuid(id))");
+    exec_ok("ALTER TABLE contacts DROP CONSTRAINT contacts_helpline_id_source_system_source_id_key,"
+            " ADD CONSTRAINT contacts_source_key UNIQUE (helpline_id, source_system, source_id)");
+    memcpy(ida, a->id, sizeof(ida));
+    cr_assert_eq(hl_writer_start(&o, &w), HL_OK);
+    submit(w, a, 0);
+    /* the first batch has filled contacts_pkey and sleeps in the slow index */
+    wait_for_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 1);
+    submit(w, b, 1);
+    wait_for(2);
+    hl_writer_get_stats(w, &st);
+    hl_writer_stop(w);
+    cr_assert_eq(result(0).status, HL_WRITE_CREATED);
+    cr_assert_eq(result(1).status, HL_WRITE_DUPLICATE, "status %d, error %s", (int)result(1).status,
+                 hl_strerror(result(1).err));
+    cr_assert_eq(memcmp(result(1).id, ida, sizeof(ida)), 0);
+    cr_assert_eq(st.failed + st.spooled, 0);
+    cr_assert_eq(count_where("source_id = 'pk-race'"), 1);
+}
+
+/*
+ * Two daemons whose batches hold the same two sources in opposite orders ([s1, s2] and [s2, s1]).
+ * Taken in batch order, each inserts its first source and waits for the other's: a deadlock,
+ * which PostgreSQL breaks only after deadlock_timeout (1 s), and a retry. Inserted in id order,
+ * both start with the same source, so the second waits for the first and no cycle forms. A slow
+ * index (0.2 s per row) makes the two batches overlap for sure.
+ */
+Test(writer, opposite_batches_of_two_daemons_do_not_deadlock)
+{
+    hl_writer_t *w1 = start(db.conninfo, NULL, 1), *w2 = start(db.conninfo, NULL, 1);
+    hl_writer_stats_t st1, st2;
+
+    exec_ok("CREATE FUNCTION slow_uuid(uuid) RETURNS uuid LANGUAGE plpgsql IMMUTABLE"
+            " AS $$BEGIN PERFORM pg_sleep(0.2); RETURN $1; END$$");
+    exec_ok("CREATE INDEX contacts_slow ON contacts (slow_uuid(id))");
+    /* each writer held in the completion of a record of its own, so the next two go in one batch */
+    hold(w1, make_rec(helpline_id, "held-1", 0), 0);
+    tickets[1] = (ticket_t){.s = &sink, .i = 1};
+    cr_assert_eq(hl_writer_submit(w2, make_rec(helpline_id, "held-2", 0), on_done_gate, &tickets[1]), HL_OK);
+    wait_for_count("SELECT count(*) FROM contacts WHERE source_id = 'held-2'", 1);
+    submit(w1, make_rec(helpline_id, "s1", 0), 2);
+    submit(w1, make_rec(helpline_id, "s2", 0), 3);
+    submit(w2, make_rec(helpline_id, "s2", 0), 4);
+    submit(w2, make_rec(helpline_id, "s1", 0), 5);
+    release();
+    wait_for(6);
+    hl_writer_get_stats(w1, &st1);
+    hl_writer_get_stats(w2, &st2);
+    hl_writer_stop(w1);
+    hl_writer_stop(w2);
+    cr_assert_eq(st1.deadlocks + st2.deadlocks, 0, "%lu deadlock(s)",
+                 (unsigned long)(st1.deadlocks + st2.deadlocks));
+    cr_assert_eq(st1.failed + st2.failed, 0);
+    cr_assert_eq(st1.created + st2.created, 4);
+    cr_assert_eq(st1.duplicates + st2.duplicates, 2);
+    cr_assert_eq(memcmp(result(2).id, result(5).id, HL_RECORD_ID_BYTES), 0);
+    cr_assert_eq(memcmp(result(3).id, result(4).id, HL_RECORD_ID_BYTES), 0);
+    cr_assert_eq(count_where("source_id IN ('s1', 's2')"), 2);
+}
+
+/*
+ * A read-only database (a hot standby, or default_transaction_read_only) cannot store anything:
+ * contacts go to the spool (202), not to a refusal (503), and are replayed once it accepts writes.
+ */
+Test(writer, read_only_database_spools_then_replays)
+{
+    hl_spool_t *sp = open_spool();
+    hl_writer_t *w;
+    hl_writer_stats_t st;
+    char sql[256];
+
+    snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" SET default_transaction_read_only = on", db.name);
+    exec_ok(sql);
+    w = start(db.conninfo, sp, 0);
+    submit(w, make_rec(helpline_id, "ro-1", 0), 0);
+    wait_for(1);
+    cr_assert_eq(result(0).status, HL_WRITE_SPOOLED, "status %d, error %s", (int)result(0).status,
+                 hl_strerror(result(0).err));
+    cr_assert_eq(hl_spool_pending(sp), 1);
+    snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" RESET default_transaction_read_only", db.name);
+    exec_ok(sql);
+    wait_for_count("SELECT count(*) FROM contacts WHERE source_id = 'ro-1'", 1);
+    hl_writer_get_stats(w, &st);
+    hl_writer_stop(w);
+    cr_assert_eq(st.spooled, 1);
+    cr_assert_eq(st.failed, 0);
+    hl_spool_close(sp);
 }
 
 typedef struct twin_feeder {
