@@ -8,8 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-typedef enum { KEY_STRING, KEY_PATH, KEY_INT, KEY_SIZE, KEY_LISTEN, KEY_LOG_LEVEL } key_type_t;
+#include <libpq-fe.h>
+
+typedef enum {
+    KEY_CONNINFO,
+    KEY_PATH,
+    KEY_INT,
+    KEY_SIZE,
+    KEY_DURATION,
+    KEY_LISTEN,
+    KEY_LOG_LEVEL
+} key_type_t;
 
 /* One row per key: the whole schema of helplined.conf (PgBouncer's CF_ABS idea). */
 typedef struct {
@@ -24,18 +35,34 @@ typedef struct {
 
 static const key_def_t keys[] = {
     {"listen", KEY_LISTEN, 0, 0, 0, "127.0.0.1:8080"},
-    {"database_url", KEY_STRING, FIELD(database_url), 0, 0, NULL},
+    {"database_url", KEY_CONNINFO, FIELD(database_url), 0, 0, NULL},
+    {"read_database_url", KEY_CONNINFO, FIELD(read_database_url), 0, 0, NULL},
     {"key_file", KEY_PATH, FIELD(key_file), 0, 0, NULL},
     {"spool_dir", KEY_PATH, FIELD(spool_dir), 0, 0, "/var/lib/helpline/spool"},
     {"threads", KEY_INT, FIELD(threads), 1, 256, "8"},
     {"writer_connections", KEY_INT, FIELD(writer_connections), 1, HL_CONFIG_MAX_WRITER_CONNECTIONS, "2"},
     {"max_body_bytes", KEY_SIZE, FIELD(max_body_bytes), 1024, 64LL << 20, "1048576"},
     {"k_min", KEY_INT, FIELD(k_min), 2, 100, "5"},
-    {"taxonomy_dir", KEY_PATH, FIELD(taxonomy_dir), 0, 0, HL_DATADIR "/taxonomy"},
-    {"migrations_dir", KEY_PATH, FIELD(migrations_dir), 0, 0, HL_DATADIR "/migrations"},
+    /* The data directories' defaults come from data_dirs[] below. */
+    {"taxonomy_dir", KEY_PATH, FIELD(taxonomy_dir), 0, 0, NULL},
+    {"migrations_dir", KEY_PATH, FIELD(migrations_dir), 0, 0, NULL},
+    {"web_dir", KEY_PATH, FIELD(web_dir), 0, 0, NULL},
     {"tls_cert", KEY_PATH, FIELD(tls_cert), 0, 0, NULL},
     {"tls_key", KEY_PATH, FIELD(tls_key), 0, 0, NULL},
     {"log_level", KEY_LOG_LEVEL, FIELD(log_level), 0, 0, "info"},
+    {"session_idle", KEY_DURATION, FIELD(session_idle), 60, 24 * 3600, "30m"},
+    {"session_max", KEY_DURATION, FIELD(session_max), 60, 30 * 24 * 3600, "12h"},
+};
+
+/* Unset data directories: the checkout's folder when it exists there, else the installed one. */
+static const struct {
+    size_t offset;
+    const char *in_checkout;
+    const char *installed;
+} data_dirs[] = {
+    {FIELD(taxonomy_dir), "taxonomy", HL_DATADIR "/taxonomy"},
+    {FIELD(migrations_dir), "migrations", HL_DATADIR "/migrations"},
+    {FIELD(web_dir), "client/web", HL_DATADIR "/web"},
 };
 
 /* Where a value came from, for error messages. */
@@ -109,6 +136,58 @@ static bool parse_size(const char *s, long long *out)
     return true;
 }
 
+/* Durations: a whole number with an s, m, h or d suffix (none: seconds). */
+static bool parse_duration(const char *s, long long *out)
+{
+    char buf[32];
+    size_t len = strlen(s);
+    long long mult = 1, v;
+    bool unit = true;
+
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len + 1);
+    switch (buf[len - 1]) {
+    case 's':
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 24 * 3600;
+        break;
+    default:
+        unit = false;
+        break;
+    }
+    if (unit)
+        buf[len - 1] = '\0';
+    if (!parse_ll(buf, &v) || v < 0 || v > LLONG_MAX / mult)
+        return false;
+    *out = v * mult;
+    return true;
+}
+
+/* What libpq accepts as the dbname of PQconnectdbParams with expand_dbname (db.c): a URI or
+ * key=value pairs it can parse, or else a bare database name. */
+static bool valid_conninfo(const char *s)
+{
+    PQconninfoOption *opts;
+    char *msg = NULL;
+
+    if (strncmp(s, "postgresql://", 13) != 0 && strncmp(s, "postgres://", 11) != 0 && strchr(s, '=') == NULL)
+        return true;
+    opts = PQconninfoParse(s, &msg);
+    PQfreemem(msg);
+    if (opts == NULL)
+        return false;
+    PQconninfoFree(opts);
+    return true;
+}
+
 static int set_string(char **slot, const char *value)
 {
     char *copy = strdup(value);
@@ -156,15 +235,21 @@ static int apply(hl_config_t *cfg, const key_def_t *k, const char *value, const 
     switch (k->type) {
     case KEY_LISTEN:
         return set_listen(cfg, value, o, err);
-    case KEY_STRING:
+    case KEY_CONNINFO:
     case KEY_PATH:
-        if (*value == '\0') { /* an empty value unsets an optional key */
+        if (*value == '\0') { /* an empty value unsets an optional key (back to its default) */
             free(*(char **)slot);
             *(char **)slot = NULL;
             return HL_OK;
         }
         if (k->type == KEY_PATH && strlen(value) >= PATH_MAX) {
             set_err(err, o, k->name, "path too long");
+            return HL_EINVAL;
+        }
+        /* The message never quotes the value: it may hold a password. */
+        if (k->type == KEY_CONNINFO && !valid_conninfo(value)) {
+            set_err(err, o, k->name,
+                    "expected a libpq connection string (key=value ... or a postgresql:// URI)");
             return HL_EINVAL;
         }
         return set_string((char **)slot, value);
@@ -182,6 +267,15 @@ static int apply(hl_config_t *cfg, const key_def_t *k, const char *value, const 
             return HL_EINVAL;
         }
         *(size_t *)slot = (size_t)v;
+        return HL_OK;
+    case KEY_DURATION:
+        if (!parse_duration(value, &v) || v < k->min || v > k->max) {
+            set_err(err, o, k->name,
+                    "expected a duration of %lld..%lld seconds (s, m, h, d suffixes allowed)", k->min,
+                    k->max);
+            return HL_EINVAL;
+        }
+        *(int *)slot = (int)v;
         return HL_OK;
     case KEY_LOG_LEVEL:
         if (!hl_log_level_parse(value, (hl_log_level_t *)slot)) {
@@ -287,15 +381,76 @@ static int load_env(hl_config_t *cfg, char *err)
 
 static int check(const hl_config_t *cfg, const char *path, char *err)
 {
+    const char *where = path != NULL ? path : "configuration";
+
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
-        snprintf(err, HL_CONFIG_ERR_LEN, "%s: tls_cert and tls_key must be given together",
-                 path != NULL ? path : "configuration");
+        snprintf(err, HL_CONFIG_ERR_LEN, "%s: tls_cert and tls_key must be given together", where);
+        return HL_EINVAL;
+    }
+    if (cfg->session_idle > cfg->session_max) {
+        snprintf(err, HL_CONFIG_ERR_LEN, "%s: session_idle (%d s) is longer than session_max (%d s)", where,
+                 cfg->session_idle, cfg->session_max);
         return HL_EINVAL;
     }
     return HL_OK;
 }
 
-int hl_config_load(const char *path, bool required, hl_config_t **out, char err[HL_CONFIG_ERR_LEN])
+bool hl_config_checkout_root(const char *exe, char root[PATH_MAX])
+{
+    char dir[PATH_MAX], probe[PATH_MAX + 32];
+    struct stat st;
+    char *slash;
+
+    if (realpath(exe, dir) == NULL || (slash = strrchr(dir, '/')) == NULL)
+        return false;
+    *slash = '\0'; /* the binary's directory */
+    for (int up = 0; up < 2; up++) {
+        slash = strrchr(dir, '/');
+        if (slash == NULL || slash == dir) /* nothing above /build */
+            return false;
+        if (strcmp(slash + 1, "build") == 0) {
+            *slash = '\0';
+            snprintf(probe, sizeof(probe), "%s/taxonomy/categories.json", dir);
+            if (stat(probe, &st) != 0 || !S_ISREG(st.st_mode))
+                return false;
+            memcpy(root, dir, strlen(dir) + 1);
+            return true;
+        }
+        *slash = '\0';
+    }
+    return false;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int set_data_dirs(hl_config_t *cfg, const char *exe)
+{
+    char root[PATH_MAX], dir[PATH_MAX + 32];
+    bool checkout = exe != NULL && hl_config_checkout_root(exe, root);
+
+    for (size_t i = 0; i < HL_ARRAY_LEN(data_dirs); i++) {
+        char **slot = (char **)((char *)cfg + data_dirs[i].offset);
+        const char *value = data_dirs[i].installed;
+
+        if (*slot != NULL)
+            continue;
+        if (checkout) {
+            snprintf(dir, sizeof(dir), "%s/%s", root, data_dirs[i].in_checkout);
+            if (is_dir(dir))
+                value = dir;
+        }
+        if (set_string(slot, value) != HL_OK)
+            return HL_ENOMEM;
+    }
+    return HL_OK;
+}
+
+int hl_config_load_from(const hl_config_source_t *src, hl_config_t **out, char err[HL_CONFIG_ERR_LEN])
 {
     hl_config_t *cfg = calloc(1, sizeof(*cfg));
     int rc = HL_ENOMEM;
@@ -310,18 +465,18 @@ int hl_config_load(const char *path, bool required, hl_config_t **out, char err[
         if (rc != HL_OK)
             goto out;
     }
-    if (path != NULL) {
-        rc = set_string(&cfg->source_path, path);
-        if (rc != HL_OK)
-            goto out;
-        rc = load_file(cfg, path, required, err);
+    if (src->file != NULL) {
+        rc = load_file(cfg, src->file, src->required, err);
         if (rc != HL_OK)
             goto out;
     }
     rc = load_env(cfg, err);
     if (rc != HL_OK)
         goto out;
-    rc = check(cfg, path, err);
+    rc = set_data_dirs(cfg, src->exe);
+    if (rc != HL_OK)
+        goto out;
+    rc = check(cfg, src->file, err);
     if (rc != HL_OK)
         goto out;
     *out = cfg;
@@ -333,6 +488,26 @@ out:
     return rc;
 }
 
+int hl_config_load(const char *path, hl_config_t **out, char err[HL_CONFIG_ERR_LEN])
+{
+    const hl_config_source_t src = {
+        .file = path != NULL ? path : HL_CONFIG_DEFAULT_PATH,
+        .required = path != NULL,
+        .exe = "/proc/self/exe",
+    };
+    hl_config_t *cfg = NULL;
+    int rc = hl_config_load_from(&src, &cfg, err);
+
+    if (rc == HL_OK && path != NULL && set_string(&cfg->source_path, path) != HL_OK) {
+        snprintf(err, HL_CONFIG_ERR_LEN, "out of memory");
+        hl_config_free(cfg);
+        return HL_ENOMEM;
+    }
+    if (rc == HL_OK)
+        *out = cfg;
+    return rc;
+}
+
 void hl_config_free(hl_config_t *cfg)
 {
     if (cfg == NULL)
@@ -340,7 +515,7 @@ void hl_config_free(hl_config_t *cfg)
     free(cfg->listen_host);
     free(cfg->source_path);
     for (size_t i = 0; i < HL_ARRAY_LEN(keys); i++) {
-        if (keys[i].type == KEY_STRING || keys[i].type == KEY_PATH)
+        if (keys[i].type == KEY_CONNINFO || keys[i].type == KEY_PATH)
             free(*(char **)((char *)cfg + keys[i].offset));
     }
     free(cfg);

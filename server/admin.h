@@ -1,6 +1,7 @@
 /*
  * helplined's subcommands. main.c parses the global options (-c FILE), loads the config
- * and calls one of these with the remaining arguments (argv[0] is the subcommand name).
+ * (hl_config_load, the same for every subcommand) and calls one of these with the remaining
+ * arguments (argv[0] is the subcommand name).
  * Each returns the process exit status: 0 ok, 1 failed (message already printed),
  * 2 usage error.
  */
@@ -14,7 +15,6 @@ typedef int (*hl_admin_fn)(int argc, char **argv, const hl_config_t *cfg);
 typedef struct hl_admin_command {
     const char *name; /* "migrate", "helpline", "user", ... */
     hl_admin_fn run;
-    bool needs_config; /* false: runs without a config file (keygen, taxonomy check) */
     const char *usage; /* one or more lines for --help */
 } hl_admin_command_t;
 

@@ -4,8 +4,9 @@
  * helplined taxonomy show [DIR]
  *
  * For administrators: validate a taxonomy directory (a new mapping file, say) and see how it
- * classifies a text before deploying it. Needs no configuration file; with one, its
- * taxonomy_dir is the default directory.
+ * classifies a text before deploying it. The default directory is the configuration's
+ * taxonomy_dir (file, HELPLINE_TAXONOMY_DIR, or the checkout's or installed default); cfg is
+ * NULL only in unit tests.
  */
 #include <stdio.h>
 #include <stdlib.h>

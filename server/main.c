@@ -8,27 +8,26 @@
 #include "log.h"
 
 static const hl_admin_command_t commands[] = {
-    {"serve", hl_admin_serve, true,
-     "helplined [serve] [-c FILE]          run the daemon (the default subcommand)"},
-    {"migrate", hl_admin_migrate, true,
+    {"serve", hl_admin_serve, "helplined [serve] [-c FILE]          run the daemon (the default subcommand)"},
+    {"migrate", hl_admin_migrate,
      "helplined migrate [-c FILE]          apply pending migrations; safe to run twice"},
-    {"helpline", hl_admin_helpline, true,
+    {"helpline", hl_admin_helpline,
      "helplined helpline add CODE --name NAME --country CC [--network NET]\n"
      "helplined helpline list"},
-    {"keygen", hl_admin_keygen, false,
+    {"keygen", hl_admin_keygen,
      "helplined keygen -o FILE             new master key file (mode 0400); refuses to overwrite"},
-    {"keys", hl_admin_keys, true,
+    {"keys", hl_admin_keys,
      "helplined keys rotate                new current field key id (restart the daemon after it)\n"
      "helplined keys reencrypt [--batch N] re-seal every field still under an older key id"},
-    {"user", hl_admin_user, true,
+    {"user", hl_admin_user,
      "helplined user add NAME --role ROLE --helpline CODE    prints the new token once, on stdout\n"
      "helplined user revoke NAME [--helpline CODE]"},
-    {"ingest-secret", hl_admin_ingest_secret, true,
+    {"ingest-secret", hl_admin_ingest_secret,
      "helplined ingest-secret set --helpline CODE --system rocketchat   prints the webhook secret once\n"
      "helplined ingest-secret remove --helpline CODE --system rocketchat"},
-    {"signing-key", hl_admin_signing_key, true,
+    {"signing-key", hl_admin_signing_key,
      "helplined signing-key show [--helpline CODE]   public key(s) that verify the helpline's reports"},
-    {"taxonomy", hl_admin_taxonomy, false,
+    {"taxonomy", hl_admin_taxonomy,
      "helplined taxonomy check [DIR] | show [DIR] | classify [--dir DIR] [--helpline CODE] TEXT|-"},
 };
 
@@ -38,8 +37,9 @@ static void usage(FILE *out)
     for (size_t i = 0; i < HL_ARRAY_LEN(commands); i++)
         fprintf(out, "%s\n", commands[i].usage);
     fprintf(out,
-            "\n-c FILE   configuration file (default %s); every key can also be set as\n"
-            "          HELPLINE_<KEY> in the environment, which wins over the file\n",
+            "\n-c FILE   configuration file (default %s, read when it exists); every key\n"
+            "          can also be set as HELPLINE_<KEY> in the environment, which wins over\n"
+            "          the file. Every subcommand reads it; a bad value of any key stops it.\n",
             HL_CONFIG_DEFAULT_PATH);
 }
 
@@ -98,14 +98,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cmd->needs_config || config_path != NULL) {
-        bool required = config_path != NULL;
-        if (hl_config_load(required ? config_path : HL_CONFIG_DEFAULT_PATH, required, &cfg, err) != HL_OK) {
-            fprintf(stderr, "helplined: %s\n", err);
-            return 1;
-        }
-        hl_log_set_level(cfg->log_level);
+    if (hl_config_load(config_path, &cfg, err) != HL_OK) {
+        fprintf(stderr, "helplined: %s\n", err);
+        return 1;
     }
+    hl_log_set_level(cfg->log_level);
     status = cmd->run(argc, argv, cfg);
     hl_config_free(cfg);
     return status;

@@ -46,7 +46,7 @@ static void reload(hl_app_t *app, const char *config_path)
     hl_config_t *cfg = NULL;
     char err[HL_CONFIG_ERR_LEN];
 
-    if (hl_config_load(config_path, config_path != NULL, &cfg, err) != HL_OK) {
+    if (hl_config_load(config_path, &cfg, err) != HL_OK) {
         hl_log(HL_LOG_ERROR, "reload: configuration not reloaded: %s", err);
         return;
     }
