@@ -17,9 +17,14 @@ static int message_len(const char *msg)
 int hl_db_connect_as(const char *conninfo, const char *app_name, PGconn **out)
 {
     /* CONNINFO is expanded as the dbname (a key=value string or a URI); an application_name
-     * it sets wins over the fallback. */
-    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {conninfo, app_name, NULL};
+     * it sets wins over the fallback, and so does any of the defaults before it: a connection
+     * attempt gives up after 2 s, and a TCP peer that vanished is noticed within seconds
+     * (keepalives for an idle connection, tcp_user_timeout for unacknowledged data) rather
+     * than after the kernel's two hours. */
+    const char *const keys[] = {
+        "connect_timeout",  "keepalives_idle", "keepalives_interval",       "keepalives_count",
+        "tcp_user_timeout", "dbname",          "fallback_application_name", NULL};
+    const char *values[] = {"2", "10", "5", "3", "10000", conninfo, app_name, NULL};
     PGconn *conn;
 
     if (conninfo == NULL || *conninfo == '\0') {

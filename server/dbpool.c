@@ -7,7 +7,14 @@
 #include <time.h>
 
 #include "db.h"
+#include "dbwatch.h"
 #include "log.h"
+
+/* A connection in use, with the deadline armed on it (dbwatch.h). */
+typedef struct lent {
+    PGconn *conn; /* NULL: slot free */
+    hl_dbwatch_t watch;
+} lent_t;
 
 struct hl_dbpool {
     pthread_mutex_t lock;
@@ -16,6 +23,7 @@ struct hl_dbpool {
     size_t size;
     PGconn **idle; /* stack of idle connections (NULL slots are not yet connected) */
     size_t n_idle;
+    lent_t *lent; /* size slots */
 };
 
 int hl_dbpool_new(const char *conninfo, size_t size, hl_dbpool_t **out)
@@ -26,9 +34,11 @@ int hl_dbpool_new(const char *conninfo, size_t size, hl_dbpool_t **out)
         return HL_ENOMEM;
     pool->conninfo = strdup(conninfo != NULL ? conninfo : "");
     pool->idle = calloc(size, sizeof(*pool->idle));
-    if (pool->conninfo == NULL || pool->idle == NULL) {
+    pool->lent = calloc(size, sizeof(*pool->lent));
+    if (pool->conninfo == NULL || pool->idle == NULL || pool->lent == NULL) {
         free(pool->conninfo);
         free(pool->idle);
+        free(pool->lent);
         free(pool);
         return HL_ENOMEM;
     }
@@ -50,8 +60,45 @@ void hl_dbpool_free(hl_dbpool_t *pool)
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->freed);
     free(pool->idle);
+    free(pool->lent);
     free(pool->conninfo);
     free(pool);
+}
+
+/* Arms the call deadline on CONN, just lent out (a free lent slot exists: one per connection). */
+static void lend(hl_dbpool_t *pool, PGconn *conn)
+{
+    lent_t *l = NULL;
+
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < pool->size && l == NULL; i++)
+        if (pool->lent[i].conn == NULL)
+            l = &pool->lent[i];
+    if (l != NULL)
+        l->conn = conn;
+    pthread_mutex_unlock(&pool->lock);
+    if (l == NULL || hl_dbwatch_arm(&l->watch, conn, HL_DBPOOL_DEADLINE_MS) != HL_OK)
+        hl_log(HL_LOG_WARN, "dbpool: a database call runs without a deadline");
+}
+
+/* Disarms CONN's deadline and frees its slot; true when the deadline had passed. */
+static bool unlend(hl_dbpool_t *pool, PGconn *conn)
+{
+    lent_t *l = NULL;
+    bool fired = false;
+
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < pool->size && l == NULL; i++)
+        if (pool->lent[i].conn == conn)
+            l = &pool->lent[i];
+    pthread_mutex_unlock(&pool->lock);
+    if (l != NULL) {
+        fired = hl_dbwatch_disarm(&l->watch);
+        pthread_mutex_lock(&pool->lock);
+        l->conn = NULL;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    return fired;
 }
 
 PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
@@ -76,8 +123,10 @@ PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
     conn = pool->idle[--pool->n_idle];
     pthread_mutex_unlock(&pool->lock);
 
-    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
+        lend(pool, conn);
         return conn;
+    }
     if (conn != NULL)
         PQfinish(conn);
     conn = NULL;
@@ -89,11 +138,16 @@ PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
         pthread_mutex_unlock(&pool->lock);
         return NULL;
     }
+    lend(pool, conn);
     return conn;
 }
 
 void hl_dbpool_release(hl_dbpool_t *pool, PGconn *conn)
 {
+    if (conn != NULL && unlend(pool, conn)) {
+        PQfinish(conn); /* its socket was shut down */
+        conn = NULL;
+    }
     if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
         PQfinish(conn);
         conn = NULL;

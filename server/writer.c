@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "dbwatch.h"
 #include "log.h"
 #include "rollup.h"
 
@@ -38,6 +39,16 @@
 /* Internal: PostgreSQL chose this transaction as a deadlock victim (SQLSTATE 40P01) or failed
  * it for serialization (40001): nothing was stored, the same transaction may simply be retried. */
 #define WR_ERETRY (-101)
+/* Internal: PostgreSQL did not answer in time (lock_timeout, statement_timeout: SQLSTATE 55P03,
+ * 57014; the connection itself is fine): nothing was stored, the records go to the spool. */
+#define WR_EBUSY (-102)
+
+/* Server-side limits of each batch transaction (set_config in its pipeline), and the client-side
+ * deadline of the whole transaction (dbwatch.h), for a server that cannot even act on them. Under
+ * these, a contact waits at most a few seconds for a hung PostgreSQL before it is spooled (202). */
+#define TX_LOCK_TIMEOUT      "1s"
+#define TX_STATEMENT_TIMEOUT "2s"
+#define TX_DEADLINE_MS       2500
 
 /* PostgreSQL type OIDs (catalog/pg_type.dat). */
 #define OID_BYTEA            17
@@ -92,6 +103,7 @@ typedef struct wconn {
     entry_t **order;  /* max_batch pointers: the records of one transaction */
     size_t replaying; /* records applied in the current replay call */
     bool unnamed;     /* the session does not keep prepared statements (a transaction pooler) */
+    bool timed_out;   /* the last transaction passed TX_DEADLINE_MS: no retry, spool */
 } wconn_t;
 
 struct hl_writer {
@@ -391,6 +403,12 @@ static int classify(wconn_t *wc, const PGresult *res, const char *what, size_t n
         wc->unnamed = true;
         return WR_ERETRY;
     }
+    if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
+        hl_log(HL_LOG_WARN,
+               "writer: %s failed (%zu record(s)): PostgreSQL did not answer in time (SQLSTATE %s)", what, n,
+               state);
+        return WR_EBUSY;
+    }
     if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
         if (strcmp(state, "40P01") == 0) {
             pthread_mutex_lock(&wc->w->mu);
@@ -662,16 +680,21 @@ static int pipeline_read(wconn_t *wc, const char *what, size_t n, int rc, PGresu
     return rc;
 }
 
+/* The transaction's settings, local to it: nothing outlives the transaction (a pooler hands the
+ * server session to other clients afterwards). */
+static const char tx_settings[] = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+                                  " set_config('lock_timeout', '" TX_LOCK_TIMEOUT "', true),"
+                                  " set_config('statement_timeout', '" TX_STATEMENT_TIMEOUT "', true)";
+
 /*
- * BEGIN, the plan setting, the batch statement (prepared by prepare_conn, or unnamed) and
- * COMMIT, sent in one pipeline: one round trip. The setting is SET LOCAL, so nothing of it
- * outlives the transaction (a pooler hands the server session to other clients afterwards).
+ * BEGIN, the settings, the batch statement (prepared by prepare_conn, or unnamed) and COMMIT,
+ * sent in one pipeline: one round trip.
  * *ROWS gets the batch statement's rows; HL_OK only when COMMIT succeeded. Any failure to drive
  * the pipeline leaves the connection unusable: WR_ECONNLOST.
  */
 static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **rows)
 {
-    static const char *const names[] = {"BEGIN", "SET LOCAL plan_cache_mode", "batch statement", "COMMIT"};
+    static const char *const names[] = {"BEGIN", "transaction settings", "batch statement", "COMMIT"};
     const hl_writer_t *w = t->wc->w;
     wconn_t *wc = t->wc;
     PGconn *c = wc->conn;
@@ -698,8 +721,7 @@ static int pipeline_tx(tx_t *t, params_t *p, hl_rollup_params_t *rp, PGresult **
         formats[i] = 1;
 
     if (PQenterPipelineMode(c) != 1 || PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-        PQsendQueryParams(c, "SET LOCAL plan_cache_mode = force_custom_plan", 0, NULL, NULL, NULL, NULL, 0) !=
-            1 ||
+        PQsendQueryParams(c, tx_settings, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
         (wc->unnamed
              ? PQsendQueryParams(c, w->batch_sql, PARAMS_TOTAL, w->batch_types, values, lengths, formats, 1)
              : PQsendQueryPrepared(c, w->batch_name, PARAMS_TOTAL, values, lengths, formats, 1)) != 1 ||
@@ -789,14 +811,19 @@ static bool same_caller(const hl_record_t *a, const hl_record_t *b)
  * pipeline. Only after COMMIT returned are the results set (resolved). On failure nothing is
  * resolved and the transaction is rolled back: HL_EINVAL (a record broke a constraint), HL_EDB,
  * HL_ENOMEM, or WR_ECONNLOST (the connection is unusable; a lost COMMIT may or may not have
- * committed). A record ON CONFLICT skipped is a DUPLICATE of a committed row with its own id
- * (ids derive from sources), whether or not the statement's snapshot could see that row.
+ * committed; wc->timed_out when it was the deadline), WR_EBUSY or WR_ERETRY. A record ON
+ * CONFLICT skipped is a DUPLICATE of a committed row with its own id (ids derive from sources),
+ * whether or not the statement's snapshot could see that row. The whole transaction, its
+ * ROLLBACK included, runs under the TX_DEADLINE_MS watch.
  */
 static int run_tx(wconn_t *wc, entry_t **e, size_t n)
 {
     tx_t t = {.wc = wc, .e = e, .n = n};
+    hl_dbwatch_t watch;
+    bool watched = hl_dbwatch_arm(&watch, wc->conn, TX_DEADLINE_MS) == HL_OK;
     int rc;
 
+    wc->timed_out = false;
     for (size_t i = 0; i < n; i++) {
         e[i]->dup_of = -1;
         e[i]->inserted = false;
@@ -847,6 +874,13 @@ out:
         }
         PQclear(res);
     }
+    if (watched && hl_dbwatch_disarm(&watch) && rc != HL_OK) {
+        /* A committed batch keeps its results; the broken connection shows at its next use. */
+        hl_log(HL_LOG_WARN, "writer: connection %u: no answer from PostgreSQL in %d ms (%zu record(s))",
+               wc->index, TX_DEADLINE_MS, n);
+        wc->timed_out = true;
+        rc = WR_ECONNLOST;
+    }
     return rc;
 }
 
@@ -886,20 +920,16 @@ static void drop_conn(wconn_t *wc)
  */
 static bool prepare_conn(wconn_t *wc, PGconn *conn)
 {
+    hl_dbwatch_t watch;
+    bool watched = hl_dbwatch_arm(&watch, conn, TX_DEADLINE_MS) == HL_OK;
     PGresult *res = PQexec(conn, "SHOW transaction_read_only");
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1, read_only = false;
     const char *state;
 
-    if (ok && strcmp(PQgetvalue(res, 0, 0), "off") != 0) {
-        hl_log(HL_LOG_ERROR,
-               "writer: connection %u: the database is read-only (a standby?); contacts go to "
-               "the spool until it accepts writes",
-               wc->index);
-        PQclear(res);
-        return false;
-    }
+    if (ok && strcmp(PQgetvalue(res, 0, 0), "off") != 0)
+        read_only = true;
     PQclear(res);
-    if (ok && !wc->unnamed) {
+    if (ok && !read_only && !wc->unnamed) {
         res = PQprepare(conn, wc->w->batch_name, wc->w->batch_sql, PARAMS_TOTAL, wc->w->batch_types);
         state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -911,6 +941,18 @@ static bool prepare_conn(wconn_t *wc, PGconn *conn)
             wc->unnamed = ok = true;
         }
         PQclear(res);
+    }
+    if (watched && hl_dbwatch_disarm(&watch)) {
+        hl_log(HL_LOG_ERROR, "writer: connection %u: no answer from PostgreSQL in %d ms", wc->index,
+               TX_DEADLINE_MS);
+        return false;
+    }
+    if (read_only) {
+        hl_log(HL_LOG_ERROR,
+               "writer: connection %u: the database is read-only (a standby?); contacts go to "
+               "the spool until it accepts writes",
+               wc->index);
+        return false;
     }
     if (!ok) {
         const char *msg = PQerrorMessage(conn);
@@ -1109,8 +1151,9 @@ static void process_batch(wconn_t *wc, size_t n)
     }
     if (m > 0 && wc->conn != NULL) {
         rc = run_tx(wc, v, m);
-        if (rc == WR_ECONNLOST) {
-            /* The connection may have died while idle: one fresh attempt before spooling. */
+        if (rc == WR_ECONNLOST && !wc->timed_out) {
+            /* The connection may have died while idle: one fresh attempt before spooling (not
+             * after a deadline: the server hangs, and the records should wait no longer). */
             drop_conn(wc);
             if (ensure_conn(wc, true))
                 rc = run_tx(wc, v, m);
@@ -1121,8 +1164,10 @@ static void process_batch(wconn_t *wc, size_t n)
             rc = run_tx(wc, v, m);
         if (rc == WR_ECONNLOST)
             drop_conn(wc);
+        if (wc->timed_out) /* a hung server: the next records go to the spool without waiting */
+            wc->next_connect_us = hl_monotonic_us() + wc->backoff_us;
     }
-    if (m > 0 && rc != HL_OK && rc != WR_ECONNLOST) {
+    if (m > 0 && rc != HL_OK && rc != WR_ECONNLOST && rc != WR_EBUSY) {
         /* One bad row never fails its batch-mates: each record alone, in its own transaction. */
         if (m > 1)
             hl_log(HL_LOG_INFO, "writer: retrying %zu record(s) one by one", m);
@@ -1134,6 +1179,8 @@ static void process_batch(wconn_t *wc, size_t n)
             r1 = m > 1 || rc == HL_EDB || rc == WR_ERETRY ? run_one(wc, &v[i]) : rc;
             if (r1 == WR_ECONNLOST) {
                 drop_conn(wc);
+            } else if (r1 == WR_EBUSY) {
+                break; /* this record and the rest go to the spool */
             } else if (r1 != HL_OK) {
                 char id[HL_RECORD_UUID_LEN + 1];
                 hl_record_id_to_text(v[i]->rec->id, id);

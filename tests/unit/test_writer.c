@@ -967,6 +967,34 @@ Test(writer, read_only_database_spools_then_replays)
     hl_spool_close(sp);
 }
 
+/*
+ * A table locked by someone else for a long time (a migration, an operator's LOCK TABLE): the
+ * batch gives up after its lock_timeout and the contact is spooled within seconds (202), not
+ * answered when the lock goes (201 after 39 s, never spooled). Once the lock is gone, it is stored.
+ */
+Test(writer, locked_table_spools_within_seconds)
+{
+    hl_spool_t *sp = open_spool();
+    hl_writer_t *w = start(db.conninfo, sp, 0);
+    struct timespec t0;
+    double took;
+
+    submit(w, make_rec(helpline_id, "before-lock", 0), 0);
+    wait_for(1);
+    exec_ok("BEGIN");
+    exec_ok("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    submit(w, make_rec(helpline_id, "locked-1", 0), 1);
+    wait_for(2);
+    took = seconds_since(&t0);
+    cr_assert_eq(result(1).status, HL_WRITE_SPOOLED, "status %d", (int)result(1).status);
+    cr_assert_lt(took, 4.0, "spooled after %.2f s", took);
+    exec_ok("COMMIT");
+    wait_for_count("SELECT count(*) FROM contacts WHERE source_id = 'locked-1'", 1);
+    hl_writer_stop(w);
+    hl_spool_close(sp);
+}
+
 typedef struct twin_feeder {
     hl_writer_t *w;
     int k;
