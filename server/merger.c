@@ -8,10 +8,14 @@
 #include <time.h>
 
 #include "db.h"
+#include "dbwatch.h"
 #include "log.h"
 #include "rollup.h"
 
 #define MAX_BACKOFF_MS 30000
+/* A merge that takes longer has met a hung server (a merge of a day's backlog takes about a
+ * second); the watch breaks the connection so that stopping the daemon never waits on it. */
+#define MERGE_DEADLINE_MS 30000
 
 struct hl_merger {
     char *conninfo;
@@ -39,8 +43,13 @@ static bool merge_once(hl_merger_t *m)
         m->conn = NULL;
         rc = HL_EDB;
     } else {
+        hl_dbwatch_t watch;
+        bool watched = hl_dbwatch_arm(&watch, m->conn, MERGE_DEADLINE_MS) == HL_OK;
+
         t0 = hl_monotonic_us();
         rc = hl_rollup_merge(m->conn, &rows, &cells);
+        if (watched && hl_dbwatch_disarm(&watch))
+            rc = HL_EDB;
     }
     us = rc == HL_OK ? (uint64_t)(hl_monotonic_us() - t0) : 0;
     pthread_mutex_lock(&m->mu);
