@@ -666,8 +666,18 @@ static int open_dir(hl_spool_t *sp)
         hl_log(HL_LOG_WARN, "spool: %s: owned by uid %u, not by this process (uid %u)", sp->dir,
                (unsigned)st.st_uid, (unsigned)geteuid());
     if (flock(sp->dirfd, LOCK_EX | LOCK_NB) != 0) {
-        hl_log(HL_LOG_ERROR, "spool: %s: in use by another spool (%s)", sp->dir, strerror(errno));
-        rc = errno == EWOULDBLOCK ? HL_ECONFLICT : HL_EIO;
+        if (errno == EWOULDBLOCK) {
+            /* Two daemons sharing a spool would replay, retire and number segments under
+             * each other: several helplined on one host need a spool_dir each. */
+            hl_log(HL_LOG_ERROR,
+                   "spool: %s: locked by another process (another helplined?): every helplined needs a "
+                   "spool_dir of its own",
+                   sp->dir);
+            rc = HL_ECONFLICT;
+        } else {
+            hl_log(HL_LOG_ERROR, "spool: %s: cannot lock: %s", sp->dir, strerror(errno));
+            rc = HL_EIO;
+        }
         goto out;
     }
     rc = 0;
