@@ -162,6 +162,10 @@ valgrind: deps
 	@echo "valgrind: no error and no leak in $$(ls $(BUILD)/valgrind | wc -l) test processes"
 
 bench: $(patsubst tests/bench/bench_%.c,bench-%,$(BENCH_SRCS))
+# Two daemons on one database (docs/scale-out.md): a script around bench_ingest, no program of its own.
+bench-scaleout: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_ingest $(HELPLINED)
+	HL_BUILD=$(BUILD) tests/bench/bench_scaleout.sh
 bench-%: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_$* $(HELPLINED)
 	HL_BUILD=$(BUILD) $(if $(wildcard tests/bench/bench_$*.sh),tests/bench/bench_$*.sh,$(BUILD)/bench/bench_$*)

@@ -7,14 +7,21 @@
  * 1-3 leaf categories read from taxonomy/categories.json.
  *
  *   bench_ingest --url HOST:PORT --token TOKEN [--concurrency N] [--seconds S] [--warmup S]
- *                [--categories FILE]
+ *                [--categories FILE] [--twin HOST:PORT] [--contacts N]
  *
  * Requests completed during the warmup are not counted; after it, every latency is recorded
  * and sorted at the end. Prints a human line and a machine line ("RESULT key=value ...").
  * Exit 1 when any answer was not 2xx (the first error body is printed).
+ *
+ * --twin: every contact also goes to a second daemon (on the same database) at the same time,
+ * over a second connection of the same worker: both requests are sent, then both answers read.
+ * Both must be 2xx with the same "id" (a mismatch counts as an error); a latency is the pair's.
+ * --contacts N: stop after N contacts instead of after --seconds (no warm-up; the rate is over
+ * the whole run). tests/bench/bench_scaleout.sh uses both.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -53,6 +60,9 @@ static struct {
     double seconds;
     double warmup;
     const char *categories_file;
+    char twin_host[256]; /* "" unless --twin */
+    char twin_port[16];
+    unsigned long contacts; /* 0: run for --seconds */
 } opt = {.concurrency = 1,
          .seconds = 10,
          .warmup = 2,
@@ -65,7 +75,7 @@ static unsigned long run_nonce;
 
 static double t_start, t_measure, t_end;
 static atomic_int stopping;
-static atomic_ulong non2xx;
+static atomic_ulong non2xx, spooled, id_mismatch, contacts_begun;
 static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
 static char first_error[1024];
 
@@ -258,12 +268,12 @@ static void make_contact(worker_t *w, unsigned long seq, buf_t *b)
 
 /* ---- a minimal keep-alive HTTP/1.1 client ----------------------------------------------- */
 
-static int connect_to(void)
+static int connect_to(const char *host, const char *port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int fd = -1, one = 1;
 
-    if (getaddrinfo(opt.host, opt.port, &hints, &ai) != 0)
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
         return -1;
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -350,23 +360,51 @@ static void record(worker_t *w, double latency)
     w->lat_us[w->n_lat++] = (uint32_t)(latency * 1e6 + 0.5);
 }
 
+/* Counts an answer that is not 2xx (the first one is kept for the report) and a 202. */
+static void check_answer(const resp_t *r)
+{
+    if (r->status == 202)
+        atomic_fetch_add(&spooled, 1);
+    if (r->status >= 200 && r->status <= 299)
+        return;
+    if (atomic_fetch_add(&non2xx, 1) == 0) {
+        pthread_mutex_lock(&err_mu);
+        snprintf(first_error, sizeof(first_error), "HTTP %d: %.*s", r->status, (int)r->body_len, r->body);
+        pthread_mutex_unlock(&err_mu);
+    }
+}
+
+/* The "id" of a 2xx reply ("" when there is none). */
+static void reply_id(const resp_t *r, char id[40])
+{
+    const char *at = strstr(r->body, "\"id\":\"");
+
+    snprintf(id, 40, "%.36s", at != NULL ? at + 6 : "");
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     buf_t body = {0}, req = {0};
-    char *resp = malloc(RESP_CAP);
-    int fd = -1;
+    int n_conn = opt.twin_host[0] != '\0' ? 2 : 1;
+    char *resp[2] = {malloc(RESP_CAP), malloc(RESP_CAP)};
+    int fd[2] = {-1, -1};
 
-    if (resp == NULL)
+    if (resp[0] == NULL || resp[1] == NULL)
         die("%s", "out of memory");
-    while (!atomic_load(&stopping)) {
-        resp_t r;
+    while (!atomic_load(&stopping) && !w->failed) {
+        resp_t r[2];
         double t0, t1;
+        bool lost = false;
 
-        if (fd < 0 && (fd = connect_to()) < 0) {
-            w->failed = 1;
+        if (opt.contacts > 0 && atomic_fetch_add(&contacts_begun, 1) >= opt.contacts)
             break;
-        }
+        for (int k = 0; k < n_conn && !w->failed; k++)
+            if (fd[k] < 0 && (fd[k] = connect_to(k == 0 ? opt.host : opt.twin_host,
+                                                 k == 0 ? opt.port : opt.twin_port)) < 0)
+                w->failed = 1;
+        if (w->failed)
+            break;
         make_contact(w, w->sent++, &body);
         req.len = 0;
         putf(&req,
@@ -375,7 +413,12 @@ static void *worker_main(void *arg)
              opt.host, opt.port, opt.token, body.len);
         put(&req, body.p, body.len);
         t0 = now();
-        if (write_all(fd, req.p, req.len) != 0 || read_response(fd, resp, &r) != 0) {
+        /* Both requests leave before either answer is read: the twins race for the source. */
+        for (int k = 0; k < n_conn; k++)
+            lost |= write_all(fd[k], req.p, req.len) != 0;
+        for (int k = 0; k < n_conn && !lost; k++)
+            lost |= read_response(fd[k], resp[k], &r[k]) != 0;
+        if (lost) {
             if (atomic_load(&stopping))
                 break;
             fprintf(stderr, "bench_ingest: connection %d: transport error (%s)\n", w->index,
@@ -384,24 +427,33 @@ static void *worker_main(void *arg)
             break;
         }
         t1 = now();
-        if (r.status < 200 || r.status > 299) {
-            if (atomic_fetch_add(&non2xx, 1) == 0) {
+        for (int k = 0; k < n_conn; k++)
+            check_answer(&r[k]);
+        if (n_conn == 2 && r[0].status / 100 == 2 && r[1].status / 100 == 2) {
+            char id0[40], id1[40];
+            reply_id(&r[0], id0);
+            reply_id(&r[1], id1);
+            if ((id0[0] == '\0' || strcmp(id0, id1) != 0) && atomic_fetch_add(&id_mismatch, 1) == 0) {
                 pthread_mutex_lock(&err_mu);
-                snprintf(first_error, sizeof(first_error), "HTTP %d: %.*s", r.status, (int)r.body_len,
-                         r.body);
+                snprintf(first_error, sizeof(first_error), "the twins answered ids \"%s\" and \"%s\"", id0,
+                         id1);
                 pthread_mutex_unlock(&err_mu);
             }
         }
         if (t1 >= t_measure && t1 <= t_end)
             record(w, t1 - t0);
-        if (r.close) {
-            close(fd);
-            fd = -1;
+        for (int k = 0; k < n_conn; k++) {
+            if (r[k].close) {
+                close(fd[k]);
+                fd[k] = -1;
+            }
         }
     }
-    if (fd >= 0)
-        close(fd);
-    free(resp);
+    for (int k = 0; k < 2; k++) {
+        if (fd[k] >= 0)
+            close(fd[k]);
+        free(resp[k]);
+    }
     free(body.p);
     free(req.p);
     return NULL;
@@ -452,13 +504,26 @@ static int cmp_u32(const void *a, const void *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_ingest --url HOST:PORT --token TOKEN [--concurrency N] [--seconds S]"
-                    " [--warmup S] [--categories FILE]\n");
+                    " [--warmup S] [--categories FILE] [--twin HOST:PORT] [--contacts N]\n");
     exit(2);
+}
+
+/* "[http://]HOST:PORT" into HOST and PORT (buffers of 256 and 16 bytes). */
+static void split_url(const char *url, char host[256], char port[16])
+{
+    if (strncmp(url, "http://", 7) == 0)
+        url += 7;
+    const char *colon = strrchr(url, ':');
+    if (colon == NULL || (size_t)(colon - url) >= 256 || strlen(colon + 1) >= 16)
+        usage();
+    memcpy(host, url, (size_t)(colon - url));
+    host[colon - url] = '\0';
+    snprintf(port, 16, "%s", colon + 1);
 }
 
 static void parse_args(int argc, char **argv)
 {
-    const char *url = NULL;
+    const char *url = NULL, *twin = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -476,6 +541,10 @@ static void parse_args(int argc, char **argv)
             opt.warmup = atof(v);
         else if (strcmp(argv[i], "--categories") == 0)
             opt.categories_file = v;
+        else if (strcmp(argv[i], "--twin") == 0)
+            twin = v;
+        else if (strcmp(argv[i], "--contacts") == 0)
+            opt.contacts = strtoul(v, NULL, 10);
         else
             usage();
         i++;
@@ -483,14 +552,11 @@ static void parse_args(int argc, char **argv)
     if (url == NULL || opt.token == NULL || opt.concurrency < 1 || opt.concurrency > 1024 ||
         opt.seconds <= 0 || opt.warmup < 0)
         usage();
-    if (strncmp(url, "http://", 7) == 0)
-        url += 7;
-    const char *colon = strrchr(url, ':');
-    if (colon == NULL || (size_t)(colon - url) >= sizeof(opt.host) || strlen(colon + 1) >= sizeof(opt.port))
-        usage();
-    memcpy(opt.host, url, (size_t)(colon - url));
-    opt.host[colon - url] = '\0';
-    snprintf(opt.port, sizeof(opt.port), "%s", colon + 1);
+    split_url(url, opt.host, opt.port);
+    if (twin != NULL)
+        split_url(twin, opt.twin_host, opt.twin_port);
+    if (opt.contacts > 0)
+        opt.warmup = 0; /* every contact counts */
 }
 
 int main(int argc, char **argv)
@@ -500,7 +566,7 @@ int main(int argc, char **argv)
     size_t n = 0;
     int failed = 0;
     struct timespec ts;
-    double p50, p99, max, rate;
+    double p50, p99, max, rate, elapsed;
 
     parse_args(argc, argv);
     load_categories();
@@ -518,23 +584,26 @@ int main(int argc, char **argv)
         die("%s", "out of memory");
     t_start = now();
     t_measure = t_start + opt.warmup;
-    t_end = t_measure + opt.seconds;
+    t_end = opt.contacts > 0 ? INFINITY : t_measure + opt.seconds;
     for (int i = 0; i < opt.concurrency; i++) {
         w[i].index = i;
         w[i].rng = (run_nonce + (uint64_t)i * UINT64_C(0x9E3779B97F4A7C15)) | 1;
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
             die("%s", "pthread_create failed");
     }
-    ts.tv_sec = (time_t)(opt.warmup + opt.seconds);
-    ts.tv_nsec = (long)((opt.warmup + opt.seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-    atomic_store(&stopping, 1);
+    if (opt.contacts == 0) {
+        ts.tv_sec = (time_t)(opt.warmup + opt.seconds);
+        ts.tv_nsec = (long)((opt.warmup + opt.seconds - (double)ts.tv_sec) * 1e9);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        atomic_store(&stopping, 1);
+    }
     for (int i = 0; i < opt.concurrency; i++) {
         pthread_join(w[i].thread, NULL);
         n += w[i].n_lat;
         failed |= w[i].failed;
     }
+    elapsed = opt.contacts > 0 ? now() - t_start : opt.seconds;
     all = malloc((n ? n : 1) * sizeof(*all));
     if (all == NULL)
         die("%s", "out of memory");
@@ -548,17 +617,20 @@ int main(int argc, char **argv)
     p50 = n ? all[(n - 1) / 2] / 1e3 : 0;
     p99 = n ? all[(size_t)((double)(n - 1) * 0.99)] / 1e3 : 0;
     max = n ? all[n - 1] / 1e3 : 0;
-    rate = (double)n / opt.seconds;
-    printf("concurrency %d: %zu requests in %.1f s, non-2xx %lu, %.0f contacts/s, p50 %.2f ms, p99 %.2f ms,"
+    rate = (double)n / elapsed;
+    printf("concurrency %d: %zu %s in %.1f s, non-2xx %lu, %.0f contacts/s, p50 %.2f ms, p99 %.2f ms,"
            " max %.2f ms\n",
-           opt.concurrency, n, opt.seconds, atomic_load(&non2xx), rate, p50, p99, max);
-    if (atomic_load(&non2xx) > 0)
+           opt.concurrency, n, opt.twin_host[0] != '\0' ? "contacts (each to both twins)" : "requests",
+           elapsed, atomic_load(&non2xx), rate, p50, p99, max);
+    if (atomic_load(&non2xx) > 0 || atomic_load(&id_mismatch) > 0)
         printf("first error: %s\n", first_error);
-    printf("RESULT concurrency=%d requests=%zu non2xx=%lu rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-           opt.concurrency, n, atomic_load(&non2xx), rate, p50, p99, max);
+    printf("RESULT concurrency=%d requests=%zu non2xx=%lu rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f"
+           " answers=%zu spooled=%lu id_mismatch=%lu\n",
+           opt.concurrency, n, atomic_load(&non2xx), rate, p50, p99, max,
+           n * (opt.twin_host[0] != '\0' ? 2 : 1), atomic_load(&spooled), atomic_load(&id_mismatch));
     free(all);
     free(w);
     for (size_t i = 0; i < n_leaf_codes; i++)
         free(leaf_codes[i]);
-    return failed || atomic_load(&non2xx) > 0 || n == 0 ? 1 : 0;
+    return failed || atomic_load(&non2xx) > 0 || atomic_load(&id_mismatch) > 0 || n == 0 ? 1 : 0;
 }
