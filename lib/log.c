@@ -51,11 +51,32 @@ void hl_log_set_ident(const char *ident)
     log_ident = ident;
 }
 
-static void vlog(hl_log_level_t level, const char *fmt, va_list ap)
+/* Copies MSG into OUT (CAP bytes, NUL-terminated) with every control character as \xNN. */
+static size_t escape_controls(const char *msg, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    for (const unsigned char *c = (const unsigned char *)msg; *c != '\0' && n + 5 <= cap; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[*c >> 4];
+            out[n++] = hex[*c & 0xf];
+        } else {
+            out[n++] = (char)*c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void vlog(hl_log_level_t level, const char *suffix, const char *fmt, va_list ap)
 {
     int saved_errno = errno;
     char stamp[32];
-    char line[2048];
+    char msg[2048];
+    char line[2048 + 64];
     struct timespec now;
     struct tm tm;
     int n;
@@ -67,10 +88,12 @@ static void vlog(hl_log_level_t level, const char *fmt, va_list ap)
                  (long)getpid(), hl_log_level_name(level));
     if (n < 0)
         n = 0;
-    if ((size_t)n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t len = (size_t)n + escape_controls(msg, line + n, sizeof(line) - (size_t)n - 1);
+    if (suffix != NULL)
+        len += (size_t)snprintf(line + len, sizeof(line) - len - 1, "%s", suffix);
+    len = strnlen(line, sizeof(line) - 2);
     /* One write per line so lines from several threads never interleave. */
-    size_t len = strnlen(line, sizeof(line) - 2);
     line[len++] = '\n';
     if (write(STDERR_FILENO, line, len) < 0) {
         /* Nowhere left to report it. */
@@ -85,7 +108,41 @@ void hl_log(hl_log_level_t level, const char *fmt, ...)
     if ((int)level < atomic_load(&log_level))
         return;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    vlog(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void hl_log_limited(hl_log_limit_t *limit, hl_log_level_t level, const char *fmt, ...)
+{
+    int64_t now = hl_monotonic_us();
+    uint64_t dropped = 0;
+    bool write_it;
+    char suffix[64];
+    va_list ap;
+
+    if ((int)level < atomic_load(&log_level))
+        return;
+    pthread_mutex_lock(&limit->mu);
+    if (limit->written == 0 || now - limit->window_start_us >= (int64_t)limit->period_s * 1000000) {
+        limit->window_start_us = now;
+        limit->written = 0;
+    }
+    write_it = limit->written < limit->burst;
+    if (write_it) {
+        limit->written++;
+        dropped = limit->dropped;
+        limit->dropped = 0;
+    } else {
+        limit->dropped++;
+    }
+    pthread_mutex_unlock(&limit->mu);
+    if (!write_it)
+        return;
+    if (dropped > 0)
+        snprintf(suffix, sizeof(suffix), " (%llu similar line(s) dropped before)",
+                 (unsigned long long)dropped);
+    va_start(ap, fmt);
+    vlog(level, dropped > 0 ? suffix : NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -94,7 +151,7 @@ void hl_fatal(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vlog(HL_LOG_ERROR, fmt, ap);
+    vlog(HL_LOG_ERROR, NULL, fmt, ap);
     va_end(ap);
     exit(1);
 }
