@@ -275,8 +275,15 @@ static int step(PGconn *conn, const migration_t *m, size_t n, bool *applied, boo
 
     memset(applied, 0, n * sizeof(*applied));
     rc = hl_db_exec(conn, "BEGIN");
-    if (rc != HL_OK)
+    if (rc != HL_OK) {
+        /* PgBouncer's own words, with no SQLSTATE of its own (08P01): say what to change. */
+        if (strstr(PQerrorMessage(conn), "statement pooling") != NULL)
+            hl_log(HL_LOG_ERROR,
+                   "database_url goes through PgBouncer in statement pooling mode, which allows "
+                   "no transaction of several statements: helplined needs pool_mode = "
+                   "transaction or session (deploy/README.md)");
         return rc;
+    }
     rc = hl_db_exec(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")");
     if (rc == HL_OK)
         rc = hl_db_exec(conn, "SET LOCAL client_min_messages = warning");

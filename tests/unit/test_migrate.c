@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,4 +283,45 @@ Test(migrate, concurrent_runs_through_pgbouncer_transaction_mode, .timeout = 30)
     }
     for (int i = 0; i < BOUNCER_POOL; i++)
         PQfinish(conns[i]);
+}
+
+/* Statement pooling allows no transaction of several statements: nothing applied, and the log
+ * says which pool mode to use. */
+Test(migrate, pgbouncer_statement_mode_refused_with_the_mode_to_use, .timeout = 30)
+{
+    hl_testbouncer_opts_t opts = {.pool_mode = "statement", .pool_size = 1};
+    char conninfo[512], log_path[128], text[4096] = "";
+    int applied = -1, saved, fd;
+    ssize_t got;
+    PGconn *conn, *direct;
+
+    if (!hl_testbouncer_available())
+        cr_skip("PgBouncer is not installed (" HL_TESTBOUNCER_BIN "): scripts/install-deps installs it");
+    hl_testbouncer_start(&bouncer, &opts);
+    hl_testbouncer_conninfo(&bouncer, db.name, conninfo, sizeof(conninfo));
+    put("0001_first.sql", "CREATE TABLE t (v text);");
+    conn = PQconnectdb(conninfo);
+    cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+
+    /* The runner's log lines, from stderr. */
+    snprintf(log_path, sizeof(log_path), "%s/stderr", dir);
+    fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    int rc = hl_migrate_run(conn, dir, &applied);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    got = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    PQfinish(conn);
+
+    cr_assert_eq(rc, HL_EDB);
+    cr_assert_gt(got, 0);
+    cr_assert_not_null(strstr(text, "pool_mode = transaction or session"), "the log:\n%s", text);
+    direct = hl_pgtest_connect(&db);
+    cr_assert_eq(hl_pgtest_scalar(direct, "SELECT count(*) FROM pg_tables WHERE tablename IN ('t', "
+                                          "'schema_migrations')"),
+                 0);
+    PQfinish(direct);
 }
