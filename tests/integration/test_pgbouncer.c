@@ -5,7 +5,8 @@
  *
  * `helplined migrate` runs concurrently and again afterwards without hanging, every contact of
  * a concurrent load is stored (201; none spooled, none refused), reads and statistics work, and
- * no client leaves session state on a server connection for the next one.
+ * no client leaves a setting on a server connection for the next one (the writer's plan and
+ * timeouts, the merger's work_mem and the runner's client_min_messages are all SET LOCAL).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -226,6 +227,8 @@ Test(pgbouncer, transaction_mode)
         assert_setting(conns[i], "plan_cache_mode", "auto");
         assert_setting(conns[i], "client_min_messages", "notice");
         assert_setting(conns[i], "work_mem", "4MB");
+        assert_setting(conns[i], "statement_timeout", "0");
+        assert_setting(conns[i], "lock_timeout", "0");
     }
     for (int i = 0; i < POOL_SIZE; i++)
         PQfinish(conns[i]);
