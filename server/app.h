@@ -13,6 +13,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "dbpool.h"
+#include "health.h"
 #include "http.h"
 #include "merger.h"
 #include "spool.h"
@@ -27,6 +28,7 @@ typedef struct hl_app {
     hl_spool_t *spool;
     hl_writer_t *writer;
     hl_merger_t *merger;
+    hl_health_t *health;
     hl_dbpool_t *pool;
     hl_auth_t *auth;
     hl_http_t *http;
@@ -59,5 +61,6 @@ void hl_handle_metrics(hl_request_t *req, void *app);
 void hl_handle_stats(hl_request_t *req, void *app);
 void hl_handle_report(hl_request_t *req, void *app);
 void hl_handle_ingest_rocketchat(hl_request_t *req, void *app); /* handlers_ingest.c */
+void hl_admit_ingest_rocketchat(hl_request_t *req, void *app, hl_principal_t *who);
 
 #endif

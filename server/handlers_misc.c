@@ -93,15 +93,31 @@ out:
     json_decref(in);
 }
 
+/* The health probe's state (docs/health.md); "up" also needs a writer connection, since a
+ * contact is stored only through one (until it has reconnected, contacts go to the spool). */
+static void health_state(hl_app_t *app, hl_health_state_t *hs)
+{
+    hl_writer_stats_t ws;
+
+    hl_health_get(app->health, hs);
+    hl_writer_get_stats(app->writer, &ws);
+    if (hs->database == HL_HEALTH_DB_UP && !ws.database_up)
+        hs->database = HL_HEALTH_DB_DOWN;
+}
+
+/* 200 while a contact can be stored or spooled; 503 (a load balancer takes the daemon out)
+ * when neither. Never waits for PostgreSQL. */
 void hl_handle_healthz(hl_request_t *req, void *arg)
 {
     hl_app_t *app = arg;
-    hl_writer_stats_t ws;
+    hl_health_state_t hs;
+    bool ok;
 
-    hl_writer_get_stats(app->writer, &ws);
-    hl_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:I}", "status", "ok", "database",
-                                 ws.database_up ? "up" : "down", "spool_pending",
+    health_state(app, &hs);
+    ok = hs.database == HL_HEALTH_DB_UP || hs.spool_usable;
+    hl_http_reply_json(req, ok ? 200 : 503,
+                       json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "unavailable", "database",
+                                 hl_health_db_name(hs.database), "spool_pending",
                                  (json_int_t)hl_spool_pending(app->spool)));
 }
 
@@ -110,12 +126,14 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
     hl_app_t *app = arg;
     hl_writer_stats_t ws;
     hl_merger_stats_t ms;
+    hl_health_state_t hs;
     char *http = hl_http_metrics(app->http);
     char *text = NULL;
     int n;
 
     hl_writer_get_stats(app->writer, &ws);
     hl_merger_get_stats(app->merger, &ms);
+    health_state(app, &hs);
     n = asprintf(
         &text,
         "%s"
@@ -145,15 +163,22 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
         "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
         "# TYPE helpline_spool_pending gauge\n"
         "helpline_spool_pending %zu\n"
-        "# HELP helpline_database_up Whether the writer is connected to PostgreSQL.\n"
+        "# HELP helpline_database_up Whether PostgreSQL answered the last health probe and takes writes.\n"
         "# TYPE helpline_database_up gauge\n"
         "helpline_database_up %d\n"
+        "# HELP helpline_database_read_only Whether PostgreSQL answered the last health probe read-only.\n"
+        "# TYPE helpline_database_read_only gauge\n"
+        "helpline_database_read_only %d\n"
+        "# HELP helpline_spool_usable Whether the spool can take records.\n"
+        "# TYPE helpline_spool_usable gauge\n"
+        "helpline_spool_usable %d\n"
         "# HELP helpline_crypto_failures_total Seals that did not open, signatures and tokens that failed.\n"
         "# TYPE helpline_crypto_failures_total counter\n"
         "helpline_crypto_failures_total %" PRIu64 "\n",
         http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed, ws.batches,
         ws.queued, ms.merges, ms.failures, ms.rows, (double)ms.busy_us / 1e6, hl_spool_pending(app->spool),
-        ws.database_up ? 1 : 0, hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
+        hs.database == HL_HEALTH_DB_UP ? 1 : 0, hs.database == HL_HEALTH_DB_READ_ONLY ? 1 : 0,
+        hs.spool_usable ? 1 : 0, hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
     free(http);
     if (n < 0) {
         hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);

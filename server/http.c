@@ -139,6 +139,10 @@ void hl_http_reply_json(hl_request_t *req, unsigned status, json_t *body)
         hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);
         return;
     }
+    if (status == 503) { /* api.md: every 503 says when to try again */
+        req->extra_header = "Retry-After";
+        req->extra_value = "5";
+    }
     set_reply(req, status, "application/json", text, strlen(text));
 }
 

@@ -91,7 +91,9 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     hl_writer_opts_t wopts = {
         .conninfo = cfg->database_url, .spool = app.spool, .connections = (unsigned)cfg->writer_connections};
     hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};
+    hl_health_opts_t hlopts = {.conninfo = cfg->database_url, .spool = app.spool};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
+        hl_health_start(&hlopts, &app.health) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
         hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)
         goto out;
@@ -129,6 +131,7 @@ out:
         hl_writer_stop(app.writer);
     hl_merger_stop(app.merger);
     hl_http_stop(app.http);
+    hl_health_stop(app.health);
     hl_auth_free(app.auth);
     hl_dbpool_free(app.pool);
     hl_spool_close(app.spool);

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1070,6 +1071,38 @@ out:
 size_t hl_spool_pending(const hl_spool_t *sp)
 {
     return sp ? __atomic_load_n(&sp->pending, __ATOMIC_RELAXED) : 0;
+}
+
+bool hl_spool_usable(hl_spool_t *sp, const char **why)
+{
+    struct stat opened, now;
+    struct statvfs vfs;
+    bool broken;
+
+    pthread_mutex_lock(&sp->mu);
+    broken = sp->broken;
+    pthread_mutex_unlock(&sp->mu);
+    if (broken) {
+        *why = "an fsync failed; appends refused until restart";
+        return false;
+    }
+    /* Records appended to a directory that was removed, renamed or replaced would not be found
+     * by the next start. */
+    if (fstat(sp->dirfd, &opened) != 0 || stat(sp->dir, &now) != 0 || opened.st_dev != now.st_dev ||
+        opened.st_ino != now.st_ino) {
+        *why = "the directory is gone or was replaced";
+        return false;
+    }
+    if (faccessat(sp->dirfd, ".", W_OK, AT_EACCESS) != 0) {
+        *why = errno == EROFS ? "read-only file system" : "the directory is not writable";
+        return false;
+    }
+    if (fstatvfs(sp->dirfd, &vfs) != 0 ||
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)HL_SPOOL_MAX_RECORD + REC_HDR + FILE_HDR) {
+        *why = "no room for one more record";
+        return false;
+    }
+    return true;
 }
 
 void hl_spool_stats(const hl_spool_t *sp, hl_spool_stats_t *out)

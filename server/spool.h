@@ -8,13 +8,15 @@
  * a few records again (the database write is idempotent by source key), but never loses or
  * reorders one. On-disk format and recovery rules: docs/spool.md.
  *
- * Thread safety: hl_spool_append, hl_spool_pending and hl_spool_stats may be called from any
- * number of threads at once, also while one thread runs hl_spool_replay. Only one replay runs at
- * a time (a second gets HL_ECONFLICT). hl_spool_close must not race with any other call.
+ * Thread safety: hl_spool_append, hl_spool_pending, hl_spool_usable and hl_spool_stats may be
+ * called from any number of threads at once, also while one thread runs hl_spool_replay. Only
+ * one replay runs at a time (a second gets HL_ECONFLICT). hl_spool_close must not race with any
+ * other call.
  */
 #ifndef HL_SPOOL_H
 #define HL_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +88,14 @@ int hl_spool_replay(hl_spool_t *sp, hl_spool_apply_fn fn, void *arg, size_t *rep
 
 /* Records not yet replayed (for /healthz spool_pending). */
 size_t hl_spool_pending(const hl_spool_t *sp);
+
+/*
+ * Can an append succeed now, as far as can be seen without writing: no fsync has failed, the
+ * directory is still the one opened (not removed, renamed or replaced), writable, and has room
+ * for one more record of HL_SPOOL_MAX_RECORD bytes. On false, *WHY says which (a static string).
+ * For /healthz; may wait while an append creates or seals a segment.
+ */
+bool hl_spool_usable(hl_spool_t *sp, const char **why) HL_MUSTCHECK;
 
 /* Counters for /metrics. */
 void hl_spool_stats(const hl_spool_t *sp, hl_spool_stats_t *out);

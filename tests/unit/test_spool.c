@@ -1001,3 +1001,31 @@ Test(spool_dir, unrelated_files_ignored)
     free(z);
     rm_tmpdir(dir);
 }
+
+/* /healthz's spool check: a directory removed, renamed or replaced cannot take records that the
+ * next start would find; the same directory back can. */
+Test(spool_dir, usable_only_while_the_directory_is_the_one_opened)
+{
+    char *dir = make_tmpdir(), *sub = path_in(dir, "spool"), *moved = path_in(dir, "moved");
+    hl_spool_t *sp = open_ok(sub, NULL);
+    const char *why = NULL;
+
+    quiet();
+    cr_assert(hl_spool_usable(sp, &why));
+    append_range(sp, 0, 1);
+    cr_assert(hl_spool_usable(sp, &why), "an open segment changes nothing");
+
+    cr_assert_eq(rename(sub, moved), 0);
+    cr_assert_not(hl_spool_usable(sp, &why), "renamed away");
+    cr_expect_str_eq(why, "the directory is gone or was replaced");
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    cr_assert_not(hl_spool_usable(sp, &why), "another directory of the same name");
+    cr_assert_eq(rmdir(sub), 0);
+    cr_assert_eq(rename(moved, sub), 0);
+    cr_assert(hl_spool_usable(sp, &why), "the same directory back");
+
+    hl_spool_close(sp);
+    free(moved);
+    free(sub);
+    rm_tmpdir(dir);
+}
