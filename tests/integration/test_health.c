@@ -357,3 +357,102 @@ Test(health, no_database_and_no_spool_is_503)
     cr_expect_str_eq(h.state, "ok");
     cr_expect_eq(metric("helpline_spool_usable"), 0);
 }
+
+/* The status of one request and how long it took. */
+typedef struct {
+    long status;
+    double seconds;
+} timed_t;
+
+static timed_t timed_post(const char *source)
+{
+    double t0 = hl_testd_now();
+    timed_t t = {.status = it_post(&d, d.tokens.frontend, it_contact(source), NULL)};
+
+    t.seconds = hl_testd_now() - t0;
+    return t;
+}
+
+static timed_t timed_get(const char *path)
+{
+    double t0 = hl_testd_now();
+    timed_t t;
+
+    json_decref(hl_testd_request(&d, "GET", path, d.tokens.admin, NULL, NULL, &t.status, NULL));
+    t.seconds = hl_testd_now() - t0;
+    return t;
+}
+
+/* The contact of SOURCE is stored, within 20 s. */
+static void wait_stored(const char *source)
+{
+    char q[160];
+    double t0 = hl_testd_now();
+
+    snprintf(q, sizeof(q), "SELECT count(*) FROM contacts WHERE source_id = '%s'", source);
+    while (it_scalar(&d, q) != 1) {
+        cr_assert_lt(hl_testd_now() - t0, 20.0, "%s not stored 20 s after PostgreSQL came back", source);
+        usleep(100 * 1000);
+    }
+}
+
+/*
+ * Issue 15, finding 3: every database call has a deadline. With every PostgreSQL process
+ * stopped, a POST was answered after no reply in 65 s; now it is spooled (202) within 5 s, a GET
+ * fails with 503 within 5 s, and the spooled contact is stored once PostgreSQL continues.
+ */
+Test(health, hung_postgres_spools_posts_and_fails_reads_fast)
+{
+    json_t *reply = NULL;
+    char path[128];
+
+    start_all();
+    cr_assert_eq(it_post(&d, d.tokens.frontend, it_contact("hang-0"), &reply), 201);
+    snprintf(path, sizeof(path), "/v1/contacts/%s", it_str(reply, "id"));
+    json_decref(reply);
+    freeze(&pg);
+    timed_t post = timed_post("hang-1"), get = timed_get(path);
+    cr_log_info("while PostgreSQL hung: POST %ld in %.2f s, GET %ld in %.2f s", post.status, post.seconds,
+                get.status, get.seconds);
+    cr_expect_eq(post.status, 202, "POST while PostgreSQL hangs: %ld", post.status);
+    cr_expect_lt(post.seconds, 5.0, "POST took %.2f s", post.seconds);
+    cr_expect_eq(get.status, 503, "GET while PostgreSQL hangs: %ld", get.status);
+    cr_expect_lt(get.seconds, 5.0, "GET took %.2f s", get.seconds);
+    post = timed_post("hang-2");
+    cr_expect_eq(post.status, 202);
+    cr_expect_lt(post.seconds, 5.0, "the next POST took %.2f s", post.seconds);
+    thaw();
+    wait_stored("hang-1");
+    wait_stored("hang-2");
+}
+
+/*
+ * The same with a table locked for long (LOCK TABLE contacts, as a careless migration would):
+ * a POST answered 201 after 39 s and was never spooled. Now: 202 within 5 s, GETs 503 within
+ * 5 s, and once the lock goes the contact is stored.
+ */
+Test(health, locked_contacts_table_spools_posts_and_fails_reads_fast)
+{
+    json_t *reply = NULL;
+    char path[128];
+    PGconn *conn;
+
+    start_all();
+    cr_assert_eq(it_post(&d, d.tokens.frontend, it_contact("lock-0"), &reply), 201);
+    snprintf(path, sizeof(path), "/v1/contacts/%s", it_str(reply, "id"));
+    json_decref(reply);
+    conn = hl_testd_db(&d);
+    sql(conn, "BEGIN");
+    sql(conn, "LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE");
+    timed_t post = timed_post("lock-1"), get = timed_get(path);
+    cr_log_info("while contacts was locked: POST %ld in %.2f s, GET %ld in %.2f s", post.status, post.seconds,
+                get.status, get.seconds);
+    cr_expect_eq(post.status, 202, "POST while contacts is locked: %ld", post.status);
+    cr_expect_lt(post.seconds, 5.0, "POST took %.2f s", post.seconds);
+    cr_expect_eq(get.status, 503, "GET while contacts is locked: %ld", get.status);
+    cr_expect_lt(get.seconds, 5.0, "GET took %.2f s", get.seconds);
+    cr_expect_eq(healthz().status, 200);
+    sql(conn, "COMMIT");
+    PQfinish(conn);
+    wait_stored("lock-1");
+}
