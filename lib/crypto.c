@@ -35,10 +35,11 @@ _Static_assert(crypto_sign_BYTES == HL_CRYPTO_SIGN_BYTES, "Ed25519 signature siz
 _Static_assert(crypto_generichash_KEYBYTES == HL_CRYPTO_KEY_BYTES, "BLAKE2b key size");
 
 /* crypto_kdf contexts: one per purpose, exactly 8 bytes each (docs/keys.md). */
-static const char CTX_FIELD[] = "FIELDENC"; /* subkey id = key id, from that id's root key */
-static const char CTX_BIDX[] = "BLINDIX1";  /* subkey id 1 (caller phone), from the master key */
-static const char CTX_TOKEN[] = "TOKHASH1"; /* subkey id 1, from the master key */
-static const char CTX_SIGN[] = "RPTSIGN1";  /* subkey id = helpline id, from the master key */
+static const char CTX_FIELD[] = "FIELDENC";  /* subkey id = key id, from that id's root key */
+static const char CTX_BIDX[] = "BLINDIX1";   /* subkey id 1 (caller phone), from the master key */
+static const char CTX_TOKEN[] = "TOKHASH1";  /* subkey id 1, from the master key */
+static const char CTX_SIGN[] = "RPTSIGN1";   /* subkey id = helpline id, from the master key */
+static const char CTX_CURSOR[] = "CURSORM1"; /* subkey id 1, from the master key */
 
 /* Format tag, first piece of every envelope's associated data. */
 static const char AD_FORMAT[] = "helpline-field-v1";
@@ -1035,6 +1036,26 @@ int hl_crypto_source_id(hl_crypto_keyring_t *kr, uint64_t helpline_id, const cha
         out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* UUID version 8 (custom) */
         out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     }
+    return rc;
+}
+
+/* ---- list cursors ------------------------------------------------------------------------ */
+
+int hl_crypto_cursor_mac(hl_crypto_keyring_t *kr, const uint8_t *msg, size_t len,
+                         uint8_t out[HL_CRYPTO_CURSOR_MAC_BYTES])
+{
+    uint8_t key[HL_CRYPTO_KEY_BYTES];
+    int rc;
+
+    if (kr == NULL || (msg == NULL && len > 0) || out == NULL)
+        return HL_EINVAL;
+    /* Derived per call rather than kept in the keyring: a few BLAKE2b blocks per cursor. */
+    sec_acquire(&kr->sec);
+    rc = derive(key, 1, CTX_CURSOR, kr->sec.p + KR_MASTER);
+    sec_release(&kr->sec);
+    if (rc == HL_OK && crypto_generichash(out, HL_CRYPTO_CURSOR_MAC_BYTES, msg, len, key, sizeof(key)) != 0)
+        rc = HL_ECRYPTO;
+    sodium_memzero(key, sizeof(key));
     return rc;
 }
 

@@ -952,3 +952,45 @@ Test(crypto_source_id, every_part_and_the_key_matter)
     hl_crypto_keyring_free(kr);
     hl_crypto_keyring_free(kr2);
 }
+
+/* ---- list cursor MAC --------------------------------------------------------------------- */
+
+TestSuite(crypto_cursor, .init = init);
+
+/* Cross-checked with Python: blake2b(msg, digest_size=16, key=kdf(master, 1, b'CURSORM1'))
+ * (docs/keys.md, appendix). */
+Test(crypto_cursor, known_answer)
+{
+    static const char msg[] = "helpline cursor known answer";
+    hl_crypto_keyring_t *kr = fixed_keyring();
+    uint8_t got[HL_CRYPTO_CURSOR_MAC_BYTES], want[HL_CRYPTO_CURSOR_MAC_BYTES];
+
+    unhex("99b1301b9e46f7b37ba319e4d5408aac", want, sizeof(want));
+    cr_assert_eq(hl_crypto_cursor_mac(kr, (const uint8_t *)msg, sizeof(msg) - 1, got), HL_OK);
+    cr_assert_arr_eq(got, want, sizeof(want));
+    unhex("5c96c8502e7d30150b4ccee8911985d2", want, sizeof(want));
+    cr_assert_eq(hl_crypto_cursor_mac(kr, NULL, 0, got), HL_OK);
+    cr_assert_arr_eq(got, want, sizeof(want), "empty message");
+    hl_crypto_keyring_free(kr);
+}
+
+Test(crypto_cursor, keyed_and_apart_from_the_token_key)
+{
+    static const uint8_t msg[HL_CRYPTO_TOKEN_VERIFIER_BYTES] = {1, 2, 3};
+    hl_crypto_keyring_t *kr = fixed_keyring(), *kr2 = NULL;
+    uint8_t a[HL_CRYPTO_CURSOR_MAC_BYTES], b[HL_CRYPTO_CURSOR_MAC_BYTES], t[HL_CRYPTO_TOKEN_HASH_BYTES];
+    uint8_t m[HL_CRYPTO_KEY_BYTES];
+
+    fixed_master(m);
+    m[31] ^= 0x80;
+    cr_assert_eq(hl_crypto_keyring_new(m, &kr2), HL_OK);
+    cr_assert_eq(hl_crypto_cursor_mac(kr, msg, sizeof(msg), a), HL_OK);
+    cr_assert_eq(hl_crypto_cursor_mac(kr2, msg, sizeof(msg), b), HL_OK);
+    cr_assert(memcmp(a, b, sizeof(a)) != 0, "another master key, another tag");
+    cr_assert_eq(hl_crypto_token_hash(kr, msg, t), HL_OK);
+    cr_assert(memcmp(a, t, sizeof(a)) != 0, "not the token key");
+    cr_assert_eq(hl_crypto_cursor_mac(NULL, msg, sizeof(msg), a), HL_EINVAL);
+    cr_assert_eq(hl_crypto_cursor_mac(kr, NULL, 1, a), HL_EINVAL);
+    hl_crypto_keyring_free(kr);
+    hl_crypto_keyring_free(kr2);
+}
