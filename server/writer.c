@@ -1219,6 +1219,8 @@ static void process_batch(wconn_t *wc, size_t n)
     w->st.duplicates += d.duplicates;
     w->st.spooled += d.spooled;
     w->st.failed += d.failed;
+    if (spooled > 0) /* connection 0 may be up and idle: the spool has records for it to replay */
+        pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mu);
 
     for (size_t i = 0; i < n; i++) {
