@@ -12,7 +12,7 @@
 
 typedef struct colsql {
     char *count;  /* $1 current key id bytes */
-    char *first;  /* $1, $2 batch size */
+    char *first;  /* $1, $2 batch size; rows of (id, envelope, record id of the AD) */
     char *next;   /* $1, $2, $3 last id seen */
     char *update; /* $1 new envelope, $2 id */
 } colsql_t;
@@ -70,23 +70,29 @@ static void rollback(PGconn *conn)
 /* Quoted identifiers and the statements for one column. */
 static int colsql_build(PGconn *conn, const hl_sealed_column_t *c, colsql_t *q, char **qtable)
 {
-    char *t = NULL, *i = NULL, *col = NULL;
+    char *t = NULL, *i = NULL, *col = NULL, *scope = NULL, *adid = NULL;
     int rc = HL_ENOMEM;
 
     memset(q, 0, sizeof(*q));
     t = PQescapeIdentifier(conn, c->table, strlen(c->table));
     i = PQescapeIdentifier(conn, c->id_column, strlen(c->id_column));
     col = PQescapeIdentifier(conn, c->column, strlen(c->column));
-    if (t == NULL || i == NULL || col == NULL)
+    if (c->scope_column != NULL)
+        scope = PQescapeIdentifier(conn, c->scope_column, strlen(c->scope_column));
+    if (t == NULL || i == NULL || col == NULL || (c->scope_column != NULL && scope == NULL))
+        goto out;
+    adid = scope != NULL ? sqlf("%s::text || '/' || %s::text", scope, i) : sqlf("%s::text", i);
+    if (adid == NULL)
         goto out;
     q->count = sqlf("SELECT count(*) FROM %s WHERE %s IS NOT NULL AND substring(%s from 2 for 4) <> $1", t,
                     col, col);
-    q->first = sqlf("SELECT %s::text, %s FROM %s WHERE %s IS NOT NULL AND substring(%s from 2 for 4) <> $1"
-                    " ORDER BY %s LIMIT $2 FOR UPDATE",
-                    i, col, t, col, col, i);
-    q->next = sqlf("SELECT %s::text, %s FROM %s WHERE %s IS NOT NULL AND substring(%s from 2 for 4) <> $1"
+    q->first =
+        sqlf("SELECT %s::text, %s, %s FROM %s WHERE %s IS NOT NULL AND substring(%s from 2 for 4) <> $1"
+             " ORDER BY %s LIMIT $2 FOR UPDATE",
+             i, col, adid, t, col, col, i);
+    q->next = sqlf("SELECT %s::text, %s, %s FROM %s WHERE %s IS NOT NULL AND substring(%s from 2 for 4) <> $1"
                    " AND %s > $3 ORDER BY %s LIMIT $2 FOR UPDATE",
-                   i, col, t, col, col, i, i);
+                   i, col, adid, t, col, col, i, i);
     q->update = sqlf("UPDATE %s SET %s = $1 WHERE %s = $2", t, col, i);
     *qtable = sqlf("%s", t);
     if (q->count == NULL || q->first == NULL || q->next == NULL || q->update == NULL || *qtable == NULL) {
@@ -100,6 +106,8 @@ out:
     PQfreemem(t);
     PQfreemem(i);
     PQfreemem(col);
+    PQfreemem(scope);
+    free(adid);
     return rc;
 }
 
@@ -156,11 +164,13 @@ static void current_id_bytes(const hl_crypto_keyring_t *kr, uint8_t cur[4])
         cur[i] = (uint8_t)(id >> (8 * i));
 }
 
-/* Opens one field and writes it back sealed under the current id. HL_ECRYPTO: did not open. */
+/* Opens one field (row ID, record id ADID in its AD) and writes it back sealed under the current id.
+ * HL_ECRYPTO: did not open. */
 static int reseal_one(PGconn *conn, hl_crypto_keyring_t *kr, const hl_sealed_column_t *c,
-                      const char *update_sql, const char *id, const uint8_t *ct, size_t ctlen)
+                      const char *update_sql, const char *id, const char *adid, const uint8_t *ct,
+                      size_t ctlen)
 {
-    const hl_crypto_ad_t ad = {c->table, c->column, id};
+    const hl_crypto_ad_t ad = {c->table, c->column, adid};
     char *pt = NULL;
     uint8_t *sealed = NULL;
     size_t ptlen = 0, sealed_len = 0;
@@ -235,8 +245,8 @@ static int reencrypt_column(PGconn *conn, hl_crypto_keyring_t *kr, const hl_seal
         n = PQntuples(res);
         for (int i = 0; i < n; i++) {
             const char *id = PQgetvalue(res, i, 0);
-            rc = reseal_one(conn, kr, c, q->update, id, (const uint8_t *)PQgetvalue(res, i, 1),
-                            (size_t)PQgetlength(res, i, 1));
+            rc = reseal_one(conn, kr, c, q->update, id, PQgetvalue(res, i, 2),
+                            (const uint8_t *)PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
             if (rc == HL_ECRYPTO) {
                 hl_log(HL_LOG_WARN, "%s.%s of %s %s does not open; left unchanged", c->table, c->column,
                        c->id_column, id);

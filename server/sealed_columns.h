@@ -11,8 +11,10 @@
 
 typedef struct hl_sealed_column {
     const char *table;
-    const char *id_column; /* primary key; its ::text is the record id in the AD */
-    const char *column;    /* nullable bytea holding an envelope */
+    const char *id_column;    /* primary key; its ::text is the record id in the AD */
+    const char *column;       /* nullable bytea holding an envelope */
+    const char *scope_column; /* NULL, or a column whose ::text comes first in the record id:
+                               * "<scope>/<id>" (a case's entries and referrals: case_id) */
 } hl_sealed_column_t;
 
 extern const hl_sealed_column_t hl_sealed_columns[];

@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "migrate.h"
 #include "pgtest.h"
+#include "cases.h"
 #include "sealed_columns.h"
 
 static hl_pgtest_t db;
@@ -146,10 +147,10 @@ static long under_key(const char *column, unsigned id)
 }
 
 static const hl_sealed_column_t notes_cols[] = {
-    {"notes", "id", "body"},
-    {"notes", "id", "title"},
-    {"not_created_yet", "id", "secret"}, /* skipped, like contacts before its migration */
-    {"notes", "id", "no_such_column"},
+    {"notes", "id", "body", NULL},
+    {"notes", "id", "title", NULL},
+    {"not_created_yet", "id", "secret", NULL}, /* skipped, like contacts before its migration */
+    {"notes", "id", "no_such_column", NULL},
 };
 
 static int batches_allowed;
@@ -355,9 +356,85 @@ Test(keys, cli_rotate_and_reencrypt_contacts)
     hl_crypto_keyring_free(kr2);
 }
 
+/* The case fields (migration 0007): their AD's record id is "<case id>/<entry or referral id>"
+ * for the timeline's and referrals' columns, so re-sealing must rebuild it (sealed_columns.c). */
+#define RK_CASE     "6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90"
+#define RK_ENTRY    "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b11"
+#define RK_REFERRAL "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b12"
+
+static void insert_sealed(hl_crypto_keyring_t *kr, const char *sql, const char *table, const char *column,
+                          const char *sub_id, const char *pt)
+{
+    hl_sealed_t s = {NULL, 0};
+
+    cr_assert_eq(hl_cases_seal(kr, table, column, RK_CASE, sub_id, pt, &s), HL_OK);
+    const char *values[1] = {(const char *)s.data};
+    const int lengths[1] = {(int)s.len}, formats[1] = {1};
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, values, lengths, formats, 0);
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+    free(s.data);
+}
+
+static void expect_opens(hl_crypto_keyring_t *kr, const char *select, const char *table, const char *column,
+                         const char *sub_id, const char *want)
+{
+    PGresult *res = PQexecParams(conn, select, 0, NULL, NULL, NULL, NULL, 1);
+    hl_sealed_t s;
+    char *pt = NULL;
+    size_t len = 0;
+    uint32_t kid = 0;
+
+    cr_assert_eq(PQntuples(res), 1, "%s", select);
+    s.data = (uint8_t *)PQgetvalue(res, 0, 0);
+    s.len = (size_t)PQgetlength(res, 0, 0);
+    cr_assert_eq(hl_crypto_envelope_key_id(s.data, s.len, &kid), HL_OK);
+    cr_expect_eq(kid, 2, "%s.%s is under key %u", table, column, kid);
+    cr_assert_eq(hl_cases_open(kr, table, column, RK_CASE, sub_id, &s, &pt, &len), HL_OK, "%s.%s", table,
+                 column);
+    cr_expect_str_eq(pt, want);
+    hl_crypto_wipe_free(pt, len);
+    PQclear(res);
+}
+
+Test(keys, cli_reencrypts_case_fields)
+{
+    hl_crypto_keyring_t *kr1 = load(), *kr2 = NULL;
+
+    exec("INSERT INTO helplines (code, name, country) VALUES ('ke-116', 'Childline Kenya', 'KE')");
+    exec("INSERT INTO users (helpline_id, name, role, token_selector, token_hash)"
+         " VALUES (1, 'amina', 'counsellor', '\\x01', '\\x02')");
+    exec("INSERT INTO cases (id, helpline_id, created_by) VALUES ('" RK_CASE "', 1, 1)");
+    insert_sealed(kr1, "UPDATE cases SET label = $1", "cases", "label", NULL, "Wanjiru");
+    insert_sealed(kr1, "UPDATE cases SET summary = $1", "cases", "summary", NULL, "afraid of her uncle");
+    insert_sealed(kr1,
+                  "INSERT INTO case_entries (id, case_id, kind, by_user, text) VALUES ('" RK_ENTRY
+                  "', '" RK_CASE "', 'note', 1, $1)",
+                  "case_entries", "text", RK_ENTRY, "called the school");
+    insert_sealed(
+        kr1,
+        "INSERT INTO referrals (id, case_id, referral_to, state, organisation) VALUES ('" RK_REFERRAL
+        "', '" RK_CASE "', 'referral.law_enforcement', 'made', $1)",
+        "referrals", "organisation", RK_REFERRAL, "Police");
+    insert_sealed(kr1, "UPDATE referrals SET details = $1", "referrals", "details", RK_REFERRAL,
+                  "OB 12/2026");
+    cr_assert_eq(run_admin(hl_admin_keys, "keys", "rotate", NULL, NULL), 0);
+    cr_assert_eq(run_admin(hl_admin_keys, "keys", "reencrypt", NULL, NULL), 0, "every field re-sealed");
+    kr2 = load();
+    expect_opens(kr2, "SELECT label FROM cases", "cases", "label", NULL, "Wanjiru");
+    expect_opens(kr2, "SELECT summary FROM cases", "cases", "summary", NULL, "afraid of her uncle");
+    expect_opens(kr2, "SELECT text FROM case_entries", "case_entries", "text", RK_ENTRY, "called the school");
+    expect_opens(kr2, "SELECT organisation FROM referrals", "referrals", "organisation", RK_REFERRAL,
+                 "Police");
+    expect_opens(kr2, "SELECT details FROM referrals", "referrals", "details", RK_REFERRAL, "OB 12/2026");
+    hl_crypto_keyring_free(kr1);
+    hl_crypto_keyring_free(kr2);
+}
+
 Test(keys, cli_skips_missing_contacts_table)
 {
-    exec("DROP TABLE contact_terms, contact_categories, contacts");
+    /* CASCADE: the case tables' foreign keys to contacts (migration 0007) go, the tables stay */
+    exec("DROP TABLE contact_terms, contact_categories, contacts CASCADE");
     cr_assert_eq(run_admin(hl_admin_keys, "keys", "reencrypt", NULL, NULL), 0);
 }
 

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -162,6 +163,118 @@ Test(migrate, project_migrations_apply)
         2);
     cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
     cr_assert_eq(applied, 0);
+    PQfinish(conn);
+}
+
+/* Copies the project's migration NAME into the test directory. */
+static void copy_migration(const char *name)
+{
+    char src[512], cmd[1200];
+
+    snprintf(src, sizeof(src), "%s/migrations/%s", HL_TEST_SRCDIR, name);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s/'", src, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+}
+
+/* Issue 16: a database at 0006 with contacts and audit rows in it migrates forward with every
+ * row and column intact; the case tables arrive empty and audit_log gains case_id. */
+Test(migrate, database_with_contacts_migrates_forward_to_cases)
+{
+    static const char *const before[] = {"0001_helplines_users.sql", "0002_contacts.sql",
+                                         "0003_stats_rollup.sql",    "0004_ingest_secrets.sql",
+                                         "0005_stats_pending.sql",   "0006_stats_fillfactor.sql"};
+    PGconn *conn = hl_pgtest_connect(&db);
+    struct dirent **names = NULL;
+    int applied = -1, n;
+
+    for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+        copy_migration(before[i]);
+    cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_OK);
+    cr_assert_eq(applied, 6);
+    exec_ok(conn, "INSERT INTO helplines (code, name, country) VALUES ('ke-116', 'Childline Kenya', 'KE')");
+    exec_ok(conn, "INSERT INTO users (helpline_id, name, role, token_selector, token_hash)"
+                  " VALUES (1, 'amina', 'counsellor', '\\x01', '\\x02')");
+    exec_ok(
+        conn,
+        "INSERT INTO contacts (id, helpline_id, source_system, source_id, channel, contact_type,"
+        " started_at, counsellor, created_by, summary, taxonomy_version)"
+        " SELECT ('0b5c2f7e-8a1d-4f3e-9c6b-' || lpad(g::text, 12, '0'))::uuid, 1, 'test', g::text, 'phone',"
+        " 'counselling', '2026-11-01T10:00:00Z'::timestamptz + g * interval '1 hour', 'amina', 1,"
+        " '\\x0101', '2026.1' FROM generate_series(1, 50) g");
+    exec_ok(conn, "INSERT INTO contact_categories (contact_id, code, source)"
+                  " SELECT id, 'violence.bullying', 'given' FROM contacts");
+    exec_ok(conn, "INSERT INTO audit_log (helpline_id, user_id, action, contact_id)"
+                  " SELECT 1, 1, 'read_sensitive', id FROM contacts");
+    long checksum = hl_pgtest_scalar(conn, "SELECT sum(hashtext(c::text)) % 1000000007 FROM contacts c");
+
+    /* now every later migration, 0007_cases.sql first */
+    n = scandir(HL_TEST_SRCDIR "/migrations", &names, NULL, alphasort);
+    cr_assert_gt(n, 0);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, "0007") >= 0 && strstr(names[i]->d_name, ".sql") != NULL)
+            copy_migration(names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+    cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_OK);
+    cr_assert_geq(applied, 1);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contacts"), 50);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(hashtext(c::text)) % 1000000007 FROM contacts c"),
+                 checksum, "the contacts' rows are unchanged");
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM contact_categories"), 50);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM audit_log WHERE case_id IS NULL"), 50);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename IN"
+                                        " ('cases', 'case_contacts', 'case_entries', 'referrals')"),
+                 4);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM cases"), 0);
+    /* the new tables work with the old rows: a case holding one of the contacts */
+    exec_ok(conn, "INSERT INTO cases (id, helpline_id, created_by, label)"
+                  " VALUES ('6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90', 1, 1, '\\x01')");
+    exec_ok(conn, "INSERT INTO case_contacts (contact_id, case_id)"
+                  " VALUES ('0b5c2f7e-8a1d-4f3e-9c6b-000000000001', '6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90')");
+    PGresult *res = PQexec(
+        conn, "INSERT INTO case_contacts (contact_id, case_id)"
+              " VALUES ('0b5c2f7e-8a1d-4f3e-9c6b-000000000001', '6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90')");
+    cr_expect_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505", "a contact is in one case at most");
+    PQclear(res);
+    PQfinish(conn);
+}
+
+/* The timeline refuses changes to anything but its sealed text (migration 0007's trigger). */
+Test(migrate, case_timeline_is_append_only)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    int applied = -1;
+
+    cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
+    exec_ok(conn, "INSERT INTO helplines (code, name, country) VALUES ('ke-116', 'Childline Kenya', 'KE')");
+    exec_ok(conn, "INSERT INTO users (helpline_id, name, role, token_selector, token_hash)"
+                  " VALUES (1, 'amina', 'counsellor', '\\x01', '\\x02')");
+    exec_ok(conn, "INSERT INTO cases (id, helpline_id, created_by, label)"
+                  " VALUES ('6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90', 1, 1, '\\x01')");
+    exec_ok(
+        conn,
+        "INSERT INTO case_entries (id, case_id, kind, by_user, text)"
+        " VALUES ('0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b11', '6f1c2a5e-0d3b-4c8e-9a7f-2b5d8e1c4a90', 'note', 1,"
+        " '\\x01')");
+    exec_ok(conn, "UPDATE case_entries SET text = '\\x02'"); /* re-sealing, erasure */
+    static const char *const refused[] = {"UPDATE case_entries SET kind = 'status', status_to = 'open'",
+                                          "UPDATE case_entries SET at = now() - interval '1 day'",
+                                          "DELETE FROM case_entries", "TRUNCATE case_entries CASCADE"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        PGresult *res = PQexec(conn, refused[i]);
+        cr_expect_eq(PQresultStatus(res), PGRES_FATAL_ERROR, "%s was allowed", refused[i]);
+        PQclear(res);
+    }
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM case_entries WHERE kind = 'note'"), 1);
     PQfinish(conn);
 }
 
