@@ -332,6 +332,10 @@ static hl_method_t parse_method(const char *m)
         return HL_METHOD_POST;
     if (strcmp(m, "PATCH") == 0)
         return HL_METHOD_PATCH;
+    if (strcmp(m, "PUT") == 0)
+        return HL_METHOD_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return HL_METHOD_DELETE;
     return HL_METHOD_OTHER;
 }
 
@@ -344,26 +348,38 @@ static const char *method_name(hl_method_t m)
         return "POST";
     case HL_METHOD_PATCH:
         return "PATCH";
+    case HL_METHOD_PUT:
+        return "PUT";
+    case HL_METHOD_DELETE:
+        return "DELETE";
     default:
         return "?";
     }
 }
 
-/* Does PATH match PATTERN: "/a/b" exactly, or "/a/b/" then "*" for one non-empty segment? */
+/* Does PATH match PATTERN, where a "*" segment matches one non-empty segment ("/a/b/" then
+ * "*", or "/a/" "*" "/c")? ARG gets the matched segments joined with '/'. */
 static bool path_matches(const char *pattern, const char *path, char arg[PATH_ARG_MAX])
 {
-    size_t n = strlen(pattern);
+    size_t used = 0;
 
-    if (n > 0 && pattern[n - 1] == '*') {
-        const char *seg = path + n - 1;
-        if (strncmp(pattern, path, n - 1) != 0 || *seg == '\0' || strchr(seg, '/') != NULL ||
-            strlen(seg) >= PATH_ARG_MAX)
-            return false;
-        strcpy(arg, seg);
-        return true;
-    }
     arg[0] = '\0';
-    return strcmp(pattern, path) == 0;
+    while (*pattern != '\0') {
+        if (*pattern == '*') {
+            size_t seg = strcspn(path, "/");
+            if (seg == 0 || used + (used > 0) + seg >= PATH_ARG_MAX)
+                return false;
+            if (used > 0)
+                arg[used++] = '/';
+            memcpy(arg + used, path, seg);
+            arg[used += seg] = '\0';
+            path += seg;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0';
 }
 
 /* Finds the route; *ALLOW lists the methods of a path that exists with another method. */

@@ -40,7 +40,14 @@ typedef struct hl_principal {
 const char *hl_role_name(hl_role_t role);
 bool hl_role_parse(const char *s, hl_role_t *out) HL_MUSTCHECK;
 
-typedef enum { HL_METHOD_GET = 0, HL_METHOD_POST, HL_METHOD_PATCH, HL_METHOD_OTHER } hl_method_t;
+typedef enum {
+    HL_METHOD_GET = 0,
+    HL_METHOD_POST,
+    HL_METHOD_PATCH,
+    HL_METHOD_PUT,
+    HL_METHOD_DELETE,
+    HL_METHOD_OTHER
+} hl_method_t;
 
 typedef struct hl_request hl_request_t;
 
@@ -50,7 +57,7 @@ typedef void (*hl_handler_fn)(hl_request_t *req, void *app);
 
 typedef struct hl_route {
     hl_method_t method;
-    const char *path; /* "/v1/contacts", or "/v1/contacts/" followed by a star for one id segment */
+    const char *path; /* "/v1/contacts"; a "*" segment matches one non-empty path segment */
     unsigned roles;   /* HL_ROLE_* mask; 0: no authentication (healthz) */
     bool json_body;   /* requires Content-Type: application/json (else 415) */
     hl_handler_fn handler;
@@ -86,7 +93,7 @@ void hl_http_quiesce(hl_http_t *http);
 void hl_http_stop(hl_http_t *http);
 
 /* Request accessors; the strings live as long as the request. */
-/* The path segment matched by a route's '*' ("" when none). */
+/* The path segments matched by a route's "*" segments, joined with '/' ("" when none). */
 const char *hl_http_path_arg(const hl_request_t *req);
 const char *hl_http_body(const hl_request_t *req, size_t *len);
 const char *hl_http_query(const hl_request_t *req, const char *name);
