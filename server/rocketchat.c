@@ -44,6 +44,16 @@ int hl_rocketchat_kind(const json_t *payload, hl_rocketchat_kind_t *kind, hl_roc
     return HL_OK;
 }
 
+/* Whether S holds a control character, which the contact codec refuses in one-line fields
+ * (source.id, names). */
+static bool has_control(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
 /* Timestamp member NAME as microseconds; false when absent or not RFC 3339. */
 static bool timestamp(const json_t *obj, const char *name, int64_t *us)
 {
@@ -239,8 +249,9 @@ int hl_rocketchat_map(const json_t *payload, hl_rocketchat_mapped_t *out, hl_roc
     memset(out, 0, sizeof(*out));
     if (id == NULL)
         return fail(err, "missing_field", "/_id", "_id (the room id) is required");
-    if (strlen(id) > HL_CONTACT_SOURCE_ID_MAX)
-        return fail(err, "invalid_field", "/_id", "_id must be at most 128 characters");
+    if (strlen(id) > HL_CONTACT_SOURCE_ID_MAX || has_control(id))
+        return fail(err, "invalid_field", "/_id",
+                    "_id must be at most 128 characters, none a control character");
     if (!timestamp(payload, "createdAt", &start_us) || !hl_contact_time_format(start_us, started))
         return fail(err, json_object_get(payload, "createdAt") == NULL ? "missing_field" : "invalid_field",
                     "/createdAt", "createdAt must be an RFC 3339 timestamp");
@@ -262,6 +273,8 @@ int hl_rocketchat_map(const json_t *payload, hl_rocketchat_mapped_t *out, hl_roc
 
     phone = visitor_phone(visitor);
     vname = str(visitor, "name");
+    if (vname != NULL && has_control(vname))
+        vname = NULL; /* the codec would refuse the contact */
     if (phone != NULL || vname != NULL) {
         if ((caller = json_object()) == NULL || json_object_set_new(c, "caller", caller) != 0)
             goto out;

@@ -2,9 +2,10 @@
  * Rocket.Chat Omnichannel webhooks (docs/front-ends.md): a LivechatSession (chat closed)
  * payload mapped to the api.md contact JSON that POST /v1/contacts takes, so it goes through
  * the same codec, classifier and sealing. Fields that cannot be stored as given are left out
- * (an unusable phone number, an agent name outside the counsellor alphabet) or cut (a name
- * over 200 characters, a transcript over HL_CONTACT_TRANSCRIPT_MAX), so a chat that can be
- * stored is never refused for them (Rocket.Chat retries a refusal ten times, then drops it).
+ * (an unusable phone number, an agent name outside the counsellor alphabet, a visitor name with
+ * a control character) or cut (a name over 200 characters, a transcript over
+ * HL_CONTACT_TRANSCRIPT_MAX), so a chat that can be stored is never refused for them
+ * (Rocket.Chat retries a refusal ten times, then drops it).
  */
 #ifndef HL_ROCKETCHAT_H
 #define HL_ROCKETCHAT_H
@@ -41,8 +42,8 @@ typedef struct hl_rocketchat_error {
 int hl_rocketchat_kind(const json_t *payload, hl_rocketchat_kind_t *kind,
                        hl_rocketchat_error_t *err) HL_MUSTCHECK;
 
-/* Maps a LivechatSession. HL_EINVAL (ERR filled) when _id or createdAt is missing or unusable;
- * HL_ENOMEM. */
+/* Maps a LivechatSession. HL_EINVAL (ERR filled) when _id or createdAt is missing or unusable
+ * (an _id over 128 bytes or with a control character); HL_ENOMEM. */
 int hl_rocketchat_map(const json_t *payload, hl_rocketchat_mapped_t *out,
                       hl_rocketchat_error_t *err) HL_MUSTCHECK;
 

@@ -150,3 +150,39 @@ Test(rocketchat, transcript_cut_at_the_limit_on_a_character_boundary)
     json_decref(p);
     free(msg);
 }
+
+/* Found by tests/fuzz/fuzz_rocketchat.c: a room id or visitor name with a control character was
+ * mapped, then refused by the contact codec (400; Rocket.Chat drops the chat after ten retries). */
+Test(rocketchat, control_characters_refused_in_the_id_left_out_of_the_name)
+{
+    static const char *const bad_ids[] = {"room\\nforged ERROR line", "room\\u007f", "\\t"};
+    hl_rocketchat_mapped_t m;
+    hl_rocketchat_error_t err;
+    hl_contact_t *c = NULL;
+    hl_contact_error_t cerr;
+    char json[256], *text;
+    json_t *p;
+
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"LivechatSession\",\"_id\":\"%s\",\"createdAt\":\"2026-11-22T18:00:00Z\"}",
+                 bad_ids[i]);
+        p = load(json);
+        cr_expect_eq(hl_rocketchat_map(p, &m, &err), HL_EINVAL, "%s", json);
+        cr_expect_str_eq(err.field, "/_id");
+        json_decref(p);
+    }
+    p = load("{\"type\":\"LivechatSession\",\"_id\":\"room5\",\"createdAt\":\"2026-11-22T18:00:00Z\","
+             "\"visitor\":{\"name\":\"Kid\\u0007\\nx\",\"phone\":\"+254 700 000 001\"}}");
+    cr_assert_eq(hl_rocketchat_map(p, &m, &err), HL_OK);
+    cr_expect_null(json_object_get(json_object_get(m.contact, "caller"), "name"));
+    cr_expect_str_eq(get(m.contact, "caller", "phone"), "+254 700 000 001");
+    text = json_dumps(m.contact, JSON_COMPACT);
+    cr_assert_not_null(text);
+    cr_expect_eq(hl_contact_parse(text, strlen(text), &c, &cerr), HL_OK,
+                 "the codec takes the mapped contact");
+    hl_contact_free(c);
+    free(text);
+    hl_contact_json_free(m.contact);
+    json_decref(p);
+}
