@@ -60,6 +60,16 @@ void hl_handle_healthz(hl_request_t *req, void *app);
 void hl_handle_metrics(hl_request_t *req, void *app);
 void hl_handle_stats(hl_request_t *req, void *app);
 void hl_handle_report(hl_request_t *req, void *app);
+/* handlers_cases.c */
+void hl_handle_cases_create(hl_request_t *req, void *app);
+void hl_handle_cases_list(hl_request_t *req, void *app);
+void hl_handle_cases_get(hl_request_t *req, void *app);
+void hl_handle_cases_patch(hl_request_t *req, void *app);
+void hl_handle_cases_note(hl_request_t *req, void *app);
+void hl_handle_cases_referral(hl_request_t *req, void *app);
+void hl_handle_cases_referral_patch(hl_request_t *req, void *app);
+void hl_handle_cases_link(hl_request_t *req, void *app);
+void hl_handle_cases_unlink(hl_request_t *req, void *app);
 void hl_handle_ingest_rocketchat(hl_request_t *req, void *app); /* handlers_ingest.c */
 void hl_admit_ingest_rocketchat(hl_request_t *req, void *app, hl_principal_t *who);
 

@@ -3,12 +3,24 @@
 
 #define WRITERS (HL_ROLE_FRONTEND | HL_ROLE_COUNSELLOR | HL_ROLE_ADMIN)
 #define READERS (HL_ROLE_COUNSELLOR | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)
+#define CASES   (HL_ROLE_COUNSELLOR | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)
 
 const hl_route_t hl_routes[] = {
     {HL_METHOD_POST, "/v1/contacts", WRITERS, true, hl_handle_contacts_create, "contacts_create"},
     {HL_METHOD_GET, "/v1/contacts/*", READERS, false, hl_handle_contacts_get, "contacts_get"},
     {HL_METHOD_PATCH, "/v1/contacts/*", HL_ROLE_COUNSELLOR | HL_ROLE_ADMIN, true, hl_handle_contacts_patch,
      "contacts_patch"},
+    /* Cases: which caller may do what to one case is the handlers' business (handlers_cases.c). */
+    {HL_METHOD_POST, "/v1/cases", CASES, true, hl_handle_cases_create, "cases_create"},
+    {HL_METHOD_GET, "/v1/cases", CASES, false, hl_handle_cases_list, "cases_list"},
+    {HL_METHOD_GET, "/v1/cases/*", CASES, false, hl_handle_cases_get, "cases_get"},
+    {HL_METHOD_PATCH, "/v1/cases/*", CASES, true, hl_handle_cases_patch, "cases_patch"},
+    {HL_METHOD_POST, "/v1/cases/*/notes", CASES, true, hl_handle_cases_note, "cases_note"},
+    {HL_METHOD_POST, "/v1/cases/*/referrals", CASES, true, hl_handle_cases_referral, "cases_referral"},
+    {HL_METHOD_PATCH, "/v1/cases/*/referrals/*", CASES, true, hl_handle_cases_referral_patch,
+     "cases_referral_patch"},
+    {HL_METHOD_PUT, "/v1/cases/*/contacts/*", CASES, false, hl_handle_cases_link, "cases_link"},
+    {HL_METHOD_DELETE, "/v1/cases/*/contacts/*", CASES, false, hl_handle_cases_unlink, "cases_unlink"},
     {HL_METHOD_GET, "/v1/taxonomy", HL_ROLE_ANY, false, hl_handle_taxonomy, "taxonomy"},
     {HL_METHOD_POST, "/v1/classify", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, true, hl_handle_classify, "classify"},
     {HL_METHOD_GET, "/v1/stats", HL_ROLE_SUPERVISOR | HL_ROLE_NETWORK | HL_ROLE_ADMIN, false, hl_handle_stats,
