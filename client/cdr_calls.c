@@ -82,6 +82,44 @@ static bool parse_long(const char *s, long *out)
     return true;
 }
 
+/* Whether KEY can be a contact's source.id: valid UTF-8 (jansson refuses anything else, and
+ * the call would never be posted) without control characters (the codec refuses them). */
+static bool key_ok(const char *key)
+{
+    const unsigned char *p = (const unsigned char *)key;
+
+    while (*p != '\0') {
+        unsigned c = *p;
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && cp > 0x10ffff) ||
+            (n == 3 && cp < 0x10000))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
 int hl_cdr_leg_from_record(const hl_cdr_record_t *r, bool utc, hl_cdr_leg_t *out, char *err, size_t errlen)
 {
     hl_cdr_leg_t leg;
@@ -93,13 +131,16 @@ int hl_cdr_leg_from_record(const hl_cdr_record_t *r, bool utc, hl_cdr_leg_t *out
         return fail(err, errlen, "no linkedid or uniqueid");
     if (strlen(key) > HL_CDR_KEY_MAX)
         return fail(err, errlen, "linkedid/uniqueid longer than %d", HL_CDR_KEY_MAX);
+    if (!key_ok(key))
+        return fail(err, errlen, "linkedid/uniqueid is not UTF-8 text without control characters");
     snprintf(leg.key, sizeof(leg.key), "%s", key);
     if (!hl_cdr_time_parse(r->f[HL_CDR_START], utc, &leg.start))
         return fail(err, errlen, "start is not a 'YYYY-MM-DD HH:MM:SS' time");
     if (r->f[HL_CDR_END][0] != '\0') {
         if (!hl_cdr_time_parse(r->f[HL_CDR_END], utc, &leg.end))
             return fail(err, errlen, "end is not a 'YYYY-MM-DD HH:MM:SS' time");
-    } else if (parse_long(r->f[HL_CDR_DURATION], &duration)) {
+    } else if (parse_long(r->f[HL_CDR_DURATION], &duration) &&
+               (leg.start < 0 || duration <= INT64_MAX - leg.start)) {
         leg.end = leg.start + duration;
     } else {
         leg.end = leg.start;

@@ -69,6 +69,47 @@ Test(cdr_calls, leg_from_record_prefers_linkedid)
     cr_expect_eq(hl_cdr_leg_from_record(&r, true, &l, err, sizeof(err)), HL_EINVAL);
 }
 
+/* Found by tests/fuzz/fuzz_cdr.c: a key that is not UTF-8 made hl_cdr_call_contact return NULL,
+ * which the adapter takes for out of memory (it stopped, and stopped again at the same line
+ * after a restart); a key with a control character was refused by the daemon; a duration near
+ * LONG_MAX overflowed start + duration. */
+Test(cdr_calls, unusable_keys_refused_huge_duration_ignored)
+{
+    static const char *const bad[] = {"1763805600.\xff\xfe", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80",    "1.1\n", "1.1\x7f",  "\t"};
+    static hl_cdr_record_t r;
+    hl_cdr_leg_t l;
+    hl_cdr_calls_t *calls = NULL;
+    hl_cdr_call_t call;
+    json_t *contact;
+    char err[128];
+
+    for (size_t i = 0; i < HL_CDR_N_FIELDS; i++)
+        r.f[i] = "";
+    r.f[HL_CDR_START] = "2026-11-22 10:00:00";
+    r.f[HL_CDR_BILLSEC] = "0";
+    r.f[HL_CDR_DISPOSITION] = "NO ANSWER";
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r.f[HL_CDR_LINKEDID] = bad[i];
+        err[0] = '\0';
+        cr_expect_eq(hl_cdr_leg_from_record(&r, true, &l, err, sizeof(err)), HL_EINVAL, "key %zu", i);
+        cr_expect_neq(err[0], '\0');
+    }
+    r.f[HL_CDR_LINKEDID] = "pbx-\xc3\xa9.1"; /* UTF-8 is fine */
+    r.f[HL_CDR_DURATION] = "9223372036854775807";
+    cr_assert_eq(hl_cdr_leg_from_record(&r, true, &l, err, sizeof(err)), HL_OK, "%s", err);
+    cr_expect_eq(l.end, l.start, "a duration past the end of time is left out");
+    cr_assert_eq(hl_cdr_calls_new(&calls), HL_OK);
+    cr_assert_eq(hl_cdr_calls_add(calls, &l, 0, 10, 0.0), HL_OK);
+    cr_assert(hl_cdr_calls_take(calls, 0.0, 30.0, true, &call));
+    contact = hl_cdr_call_contact(&call, "asterisk", NULL, 5);
+    cr_assert_not_null(contact);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(contact, "source"), "id")),
+                     "pbx-\xc3\xa9.1");
+    json_decref(contact);
+    hl_cdr_calls_free(calls);
+}
+
 Test(cdr_calls, grouping_and_types)
 {
     hl_cdr_calls_t *calls;
