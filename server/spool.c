@@ -449,7 +449,7 @@ static int load_segment(hl_spool_t *sp, uint32_t seq, bool last)
     struct scan sc;
     struct item it;
     uint32_t version = 0;
-    uint64_t cp = 0, tail = UINT64_MAX;
+    uint64_t cp = 0, tail = UINT64_MAX, first;
     size_t total = 0, before = 0;
     bool cp_hit;
     int rc = 0;
@@ -498,6 +498,9 @@ static int load_segment(hl_spool_t *sp, uint32_t seq, bool last)
             goto out;
         break;
     }
+    /* Where records start: after the file header, or, when that is damaged, at the first intact
+     * record (which may begin inside the 16 bytes a header would take). */
+    first = sc.off;
     if (seq == sp->cp_seq)
         cp = sp->cp_off;
     cp_hit = cp == 0;
@@ -525,7 +528,7 @@ static int load_segment(hl_spool_t *sp, uint32_t seq, bool last)
         cp = 0;
         before = 0;
     }
-    seg->start = cp > FILE_HDR ? cp : FILE_HDR;
+    seg->start = cp > first ? cp : first;
     seg->pending = total - before;
     if (m.base) {
         munmap(m.base, (size_t)m.size);
@@ -953,8 +956,6 @@ static int replay_segment(hl_spool_t *sp, struct seg *seg, hl_spool_apply_fn fn,
         if (rc != 0)
             goto out;
     }
-    if (sc.off < FILE_HDR)
-        sc.off = FILE_HDR;
     while (scan_next(&sc, &it)) {
         if (!it.is_record) {
             if (seg->damaged)
