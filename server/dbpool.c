@@ -144,6 +144,8 @@ PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
 
 void hl_dbpool_release(hl_dbpool_t *pool, PGconn *conn)
 {
+    if (conn == NULL)
+        return; /* a failed acquire gave its slot back itself; another one would overflow idle */
     if (conn != NULL && unlend(pool, conn)) {
         PQfinish(conn); /* its socket was shut down */
         conn = NULL;

@@ -29,7 +29,8 @@ void hl_dbpool_free(hl_dbpool_t *pool);
 PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms);
 
 /* Gives CONN back; a broken connection is closed and reconnected on next use. A connection
- * inside a transaction is rolled back first. */
+ * inside a transaction is rolled back first. NULL (what a failed acquire returned: its slot is
+ * back already) is a no-op. */
 void hl_dbpool_release(hl_dbpool_t *pool, PGconn *conn);
 
 #endif
