@@ -8,6 +8,7 @@
  * Bodies are written with single quotes; they become double quotes before they are sent.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -638,6 +639,53 @@ Test(cases, link_and_unlink_contacts)
     cr_expect_eq(call(&r, "POST", d.tokens.counsellor, body, "/v1/cases"), 201);
     cr_expect_eq(json_integer_value(json_object_get(r, "contacts_count")), 1);
     json_decref(r);
+}
+
+/* Two links of one contact to two cases at once: the primary key lets one win, the other is 409. */
+typedef struct {
+    pthread_barrier_t *barrier;
+    char path[200];
+    long status;
+} race_t;
+
+static void *link_race(void *arg)
+{
+    race_t *a = arg;
+
+    pthread_barrier_wait(a->barrier);
+    json_decref(hl_testd_request(&d, "PUT", a->path, d.tokens.supervisor, NULL, NULL, &a->status, NULL));
+    return NULL;
+}
+
+Test(cases, concurrent_links_of_one_contact)
+{
+    char a[64], b[64], contact[64];
+
+    new_case(d.tokens.supervisor, "{'label': 'A'}", a);
+    new_case(d.tokens.supervisor, "{'label': 'B'}", b);
+    for (int round = 0; round < 5; round++) {
+        char sid[32];
+        pthread_barrier_t barrier;
+        pthread_t th[2];
+        race_t args[2];
+
+        snprintf(sid, sizeof(sid), "race-%d", round);
+        new_contact(d.tokens.counsellor, sid, contact);
+        pthread_barrier_init(&barrier, NULL, 2);
+        for (int i = 0; i < 2; i++) {
+            args[i].barrier = &barrier;
+            snprintf(args[i].path, sizeof(args[i].path), "/v1/cases/%s/contacts/%s", i == 0 ? a : b, contact);
+            cr_assert_eq(pthread_create(&th[i], NULL, link_race, &args[i]), 0);
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&barrier);
+        cr_expect((args[0].status == 201 && args[1].status == 409) ||
+                      (args[0].status == 409 && args[1].status == 201),
+                  "round %d: %ld and %ld", round, args[0].status, args[1].status);
+        cr_expect_eq(scalar("SELECT count(*) FROM case_contacts WHERE contact_id = '%s'", contact), 1);
+        cr_expect_eq(scalar("SELECT count(*) FROM case_entries WHERE contact_id = '%s'", contact), 1);
+    }
 }
 
 /* ---- bad input ----------------------------------------------------------------------------- */
