@@ -54,6 +54,7 @@ extern const size_t hl_n_routes;
 void hl_handle_contacts_create(hl_request_t *req, void *app);
 void hl_handle_contacts_get(hl_request_t *req, void *app);
 void hl_handle_contacts_patch(hl_request_t *req, void *app);
+void hl_handle_contacts_list(hl_request_t *req, void *app); /* handlers_lists.c */
 void hl_handle_taxonomy(hl_request_t *req, void *app);
 void hl_handle_classify(hl_request_t *req, void *app);
 void hl_handle_healthz(hl_request_t *req, void *app);

@@ -7,6 +7,7 @@
 
 const hl_route_t hl_routes[] = {
     {HL_METHOD_POST, "/v1/contacts", WRITERS, true, hl_handle_contacts_create, "contacts_create"},
+    {HL_METHOD_GET, "/v1/contacts", READERS, false, hl_handle_contacts_list, "contacts_list"},
     {HL_METHOD_GET, "/v1/contacts/*", READERS, false, hl_handle_contacts_get, "contacts_get"},
     {HL_METHOD_PATCH, "/v1/contacts/*", HL_ROLE_COUNSELLOR | HL_ROLE_ADMIN, true, hl_handle_contacts_patch,
      "contacts_patch"},
