@@ -28,7 +28,7 @@ typedef struct hl_config {
     char *listen_host; /* listen = HOST:PORT (default 127.0.0.1:8080) */
     int listen_port;
     char *database_url;      /* libpq connection string */
-    char *read_database_url; /* hot standby for statistics, reports and lists (not used yet) */
+    char *read_database_url; /* hot standby for statistics, reports and lists (docs/scale-out.md) */
     char *key_file;          /* master key file (mode 0400) */
     char *spool_dir;         /* journal of sealed records while PostgreSQL is down */
     int threads;             /* HTTP worker threads, 1..256 */

@@ -29,7 +29,8 @@ typedef struct hl_app {
     hl_writer_t *writer;
     hl_merger_t *merger;
     hl_health_t *health;
-    hl_dbpool_t *pool;
+    hl_dbpool_t *pool;      /* database_url: everything that writes, and reads that must see it */
+    hl_dbpool_t *read_pool; /* read_database_url (may lag behind): statistics, reports; else pool */
     hl_auth_t *auth;
     hl_http_t *http;
     pthread_mutex_t tax_lock;

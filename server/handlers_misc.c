@@ -105,20 +105,62 @@ static void health_state(hl_app_t *app, hl_health_state_t *hs)
         hs->database = HL_HEALTH_DB_DOWN;
 }
 
+/* "replica" in /healthz (read_database_url set): lag null while unknown. */
+static json_t *replica_json(const hl_health_replica_t *r)
+{
+    return json_pack("{s:s, s:b, s:o, s:o}", "database", r->up ? "up" : "down", "standby", r->standby,
+                     "lag_seconds", r->lag_known ? json_real(r->lag_seconds) : json_null(), "lag_bytes",
+                     r->lag_known ? json_integer((json_int_t)r->lag_bytes) : json_null());
+}
+
 /* 200 while a contact can be stored or spooled; 503 (a load balancer takes the daemon out)
- * when neither. Never waits for PostgreSQL. */
+ * when neither. The read replica's state does not change the status: intake does not use it.
+ * Never waits for PostgreSQL. */
 void hl_handle_healthz(hl_request_t *req, void *arg)
 {
     hl_app_t *app = arg;
     hl_health_state_t hs;
+    json_t *body;
     bool ok;
 
     health_state(app, &hs);
     ok = hs.database == HL_HEALTH_DB_UP || hs.spool_usable;
-    hl_http_reply_json(req, ok ? 200 : 503,
-                       json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "unavailable", "database",
-                                 hl_health_db_name(hs.database), "spool_pending",
-                                 (json_int_t)hl_spool_pending(app->spool)));
+    body =
+        json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "unavailable", "database",
+                  hl_health_db_name(hs.database), "spool_pending", (json_int_t)hl_spool_pending(app->spool));
+    if (body != NULL && hs.replica.configured)
+        json_object_set_new(body, "replica", replica_json(&hs.replica));
+    hl_http_reply_json(req, ok ? 200 : 503, body);
+}
+
+/* The replica's lines of /metrics ("" when read_database_url is unset; the lag samples only while
+ * known); malloc'd, NULL when out of memory. */
+static char *replica_metrics(const hl_health_replica_t *r)
+{
+    char seconds[64] = "", bytes[64] = "", *text = NULL;
+
+    if (!r->configured)
+        return strdup("");
+    if (r->lag_known) {
+        snprintf(seconds, sizeof(seconds), "helpline_replica_lag_seconds %.3f\n", r->lag_seconds);
+        snprintf(bytes, sizeof(bytes), "helpline_replica_lag_bytes %" PRIu64 "\n", r->lag_bytes);
+    }
+    if (asprintf(&text,
+                 "# HELP helpline_replica_up Whether the read replica (read_database_url) answered the last "
+                 "probe.\n"
+                 "# TYPE helpline_replica_up gauge\n"
+                 "helpline_replica_up %d\n"
+                 "# HELP helpline_replica_lag_seconds How long the read replica has lacked WAL the primary "
+                 "had (0: it has replayed all of it).\n"
+                 "# TYPE helpline_replica_lag_seconds gauge\n"
+                 "%s"
+                 "# HELP helpline_replica_lag_bytes WAL the primary had that the read replica has not "
+                 "replayed.\n"
+                 "# TYPE helpline_replica_lag_bytes gauge\n"
+                 "%s",
+                 r->up ? 1 : 0, seconds, bytes) < 0)
+        return NULL;
+    return text;
 }
 
 void hl_handle_metrics(hl_request_t *req, void *arg)
@@ -128,57 +170,66 @@ void hl_handle_metrics(hl_request_t *req, void *arg)
     hl_merger_stats_t ms;
     hl_health_state_t hs;
     char *http = hl_http_metrics(app->http);
-    char *text = NULL;
-    int n;
+    char *replica = NULL, *text = NULL;
+    int n = -1;
 
     hl_writer_get_stats(app->writer, &ws);
     hl_merger_get_stats(app->merger, &ms);
     health_state(app, &hs);
-    n = asprintf(
-        &text,
-        "%s"
-        "# HELP helpline_contacts_stored_total Contacts stored, by outcome.\n"
-        "# TYPE helpline_contacts_stored_total counter\n"
-        "helpline_contacts_stored_total{outcome=\"created\"} %" PRIu64 "\n"
-        "helpline_contacts_stored_total{outcome=\"duplicate\"} %" PRIu64 "\n"
-        "helpline_contacts_stored_total{outcome=\"spooled\"} %" PRIu64 "\n"
-        "helpline_contacts_stored_total{outcome=\"replayed\"} %" PRIu64 "\n"
-        "helpline_contacts_stored_total{outcome=\"failed\"} %" PRIu64 "\n"
-        "# HELP helpline_writer_batches_total Group-commit transactions.\n"
-        "# TYPE helpline_writer_batches_total counter\n"
-        "helpline_writer_batches_total %" PRIu64 "\n"
-        "# HELP helpline_writer_queue Contacts waiting for the writer.\n"
-        "# TYPE helpline_writer_queue gauge\n"
-        "helpline_writer_queue %zu\n"
-        "# HELP helpline_rollup_merges_total Statistics merges (pending rollup rows folded into the cells).\n"
-        "# TYPE helpline_rollup_merges_total counter\n"
-        "helpline_rollup_merges_total{outcome=\"ok\"} %" PRIu64 "\n"
-        "helpline_rollup_merges_total{outcome=\"failed\"} %" PRIu64 "\n"
-        "# HELP helpline_rollup_rows_merged_total Pending rollup rows folded into the cells.\n"
-        "# TYPE helpline_rollup_rows_merged_total counter\n"
-        "helpline_rollup_rows_merged_total %" PRIu64 "\n"
-        "# HELP helpline_rollup_merge_seconds_total Time spent in statistics merges that committed.\n"
-        "# TYPE helpline_rollup_merge_seconds_total counter\n"
-        "helpline_rollup_merge_seconds_total %.6f\n"
-        "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
-        "# TYPE helpline_spool_pending gauge\n"
-        "helpline_spool_pending %zu\n"
-        "# HELP helpline_database_up Whether PostgreSQL answered the last health probe and takes writes.\n"
-        "# TYPE helpline_database_up gauge\n"
-        "helpline_database_up %d\n"
-        "# HELP helpline_database_read_only Whether PostgreSQL answered the last health probe read-only.\n"
-        "# TYPE helpline_database_read_only gauge\n"
-        "helpline_database_read_only %d\n"
-        "# HELP helpline_spool_usable Whether the spool can take records.\n"
-        "# TYPE helpline_spool_usable gauge\n"
-        "helpline_spool_usable %d\n"
-        "# HELP helpline_crypto_failures_total Seals that did not open, signatures and tokens that failed.\n"
-        "# TYPE helpline_crypto_failures_total counter\n"
-        "helpline_crypto_failures_total %" PRIu64 "\n",
-        http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed, ws.batches,
-        ws.queued, ms.merges, ms.failures, ms.rows, (double)ms.busy_us / 1e6, hl_spool_pending(app->spool),
-        hs.database == HL_HEALTH_DB_UP ? 1 : 0, hs.database == HL_HEALTH_DB_READ_ONLY ? 1 : 0,
-        hs.spool_usable ? 1 : 0, hl_crypto_failures(HL_CRYPTO_FAIL_KINDS));
+    replica = replica_metrics(&hs.replica);
+    if (replica != NULL)
+        n = asprintf(
+            &text,
+            "%s"
+            "# HELP helpline_contacts_stored_total Contacts stored, by outcome.\n"
+            "# TYPE helpline_contacts_stored_total counter\n"
+            "helpline_contacts_stored_total{outcome=\"created\"} %" PRIu64 "\n"
+            "helpline_contacts_stored_total{outcome=\"duplicate\"} %" PRIu64 "\n"
+            "helpline_contacts_stored_total{outcome=\"spooled\"} %" PRIu64 "\n"
+            "helpline_contacts_stored_total{outcome=\"replayed\"} %" PRIu64 "\n"
+            "helpline_contacts_stored_total{outcome=\"failed\"} %" PRIu64 "\n"
+            "# HELP helpline_writer_batches_total Group-commit transactions.\n"
+            "# TYPE helpline_writer_batches_total counter\n"
+            "helpline_writer_batches_total %" PRIu64 "\n"
+            "# HELP helpline_writer_queue Contacts waiting for the writer.\n"
+            "# TYPE helpline_writer_queue gauge\n"
+            "helpline_writer_queue %zu\n"
+            "# HELP helpline_rollup_merges_total Statistics merges (pending rollup rows folded into the "
+            "cells).\n"
+            "# TYPE helpline_rollup_merges_total counter\n"
+            "helpline_rollup_merges_total{outcome=\"ok\"} %" PRIu64 "\n"
+            "helpline_rollup_merges_total{outcome=\"failed\"} %" PRIu64 "\n"
+            "# HELP helpline_rollup_rows_merged_total Pending rollup rows folded into the cells.\n"
+            "# TYPE helpline_rollup_rows_merged_total counter\n"
+            "helpline_rollup_rows_merged_total %" PRIu64 "\n"
+            "# HELP helpline_rollup_merge_seconds_total Time spent in statistics merges that committed.\n"
+            "# TYPE helpline_rollup_merge_seconds_total counter\n"
+            "helpline_rollup_merge_seconds_total %.6f\n"
+            "# HELP helpline_spool_pending Sealed contacts in the spool, waiting for the database.\n"
+            "# TYPE helpline_spool_pending gauge\n"
+            "helpline_spool_pending %zu\n"
+            "# HELP helpline_database_up Whether PostgreSQL answered the last health probe and takes "
+            "writes.\n"
+            "# TYPE helpline_database_up gauge\n"
+            "helpline_database_up %d\n"
+            "# HELP helpline_database_read_only Whether PostgreSQL answered the last health probe "
+            "read-only.\n"
+            "# TYPE helpline_database_read_only gauge\n"
+            "helpline_database_read_only %d\n"
+            "# HELP helpline_spool_usable Whether the spool can take records.\n"
+            "# TYPE helpline_spool_usable gauge\n"
+            "helpline_spool_usable %d\n"
+            "# HELP helpline_crypto_failures_total Seals that did not open, signatures and tokens that "
+            "failed.\n"
+            "# TYPE helpline_crypto_failures_total counter\n"
+            "helpline_crypto_failures_total %" PRIu64 "\n"
+            "%s",
+            http != NULL ? http : "", ws.created, ws.duplicates, ws.spooled, ws.replayed, ws.failed,
+            ws.batches, ws.queued, ms.merges, ms.failures, ms.rows, (double)ms.busy_us / 1e6,
+            hl_spool_pending(app->spool), hs.database == HL_HEALTH_DB_UP ? 1 : 0,
+            hs.database == HL_HEALTH_DB_READ_ONLY ? 1 : 0, hs.spool_usable ? 1 : 0,
+            hl_crypto_failures(HL_CRYPTO_FAIL_KINDS), replica);
+    free(replica);
     free(http);
     if (n < 0) {
         hl_http_reply_error(req, 503, "unavailable", "out of memory", NULL);

@@ -231,7 +231,7 @@ void hl_handle_stats(hl_request_t *req, void *arg)
 
     if (!parse_dates(req, &q) || !parse_by(req, &q) || !parse_k(req, app, &k))
         return;
-    conn = hl_dbpool_acquire(app->pool, 2000);
+    conn = hl_dbpool_acquire(app->read_pool, 2000);
     if (conn == NULL) {
         hl_http_reply_error(req, 503, "unavailable", "cannot read statistics now", NULL);
         return;
@@ -267,7 +267,7 @@ out:
         hl_app_taxonomy_release(ref);
     hl_disclosure_table_free(dt);
     hl_stats_table_free(t);
-    hl_dbpool_release(app->pool, conn);
+    hl_dbpool_release(app->read_pool, conn);
 }
 
 /* ---- quarterly report ------------------------------------------------------------------------ */
@@ -375,7 +375,7 @@ void hl_handle_report(hl_request_t *req, void *arg)
         bad_param(req, "format", "format must be json or csv");
         return;
     }
-    conn = hl_dbpool_acquire(app->pool, 2000);
+    conn = hl_dbpool_acquire(app->read_pool, 2000);
     if (conn == NULL) {
         hl_http_reply_error(req, 503, "unavailable", "cannot build the report now", NULL);
         return;
@@ -441,5 +441,5 @@ out:
         hl_stats_table_free(tables[i]);
     if (ref != NULL)
         hl_app_taxonomy_release(ref);
-    hl_dbpool_release(app->pool, conn);
+    hl_dbpool_release(app->read_pool, conn);
 }

@@ -91,12 +91,18 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     hl_writer_opts_t wopts = {
         .conninfo = cfg->database_url, .spool = app.spool, .connections = (unsigned)cfg->writer_connections};
     hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};
-    hl_health_opts_t hlopts = {.conninfo = cfg->database_url, .spool = app.spool};
+    hl_health_opts_t hlopts = {
+        .conninfo = cfg->database_url, .replica_conninfo = cfg->read_database_url, .spool = app.spool};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_health_start(&hlopts, &app.health) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
+        (cfg->read_database_url != NULL &&
+         hl_dbpool_new(cfg->read_database_url, (size_t)cfg->threads, &app.read_pool) != HL_OK) ||
         hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)
         goto out;
+    /* Only routes that read, and may read a little in the past, take app.read_pool (docs/scale-out.md). */
+    if (app.read_pool == NULL)
+        app.read_pool = app.pool;
     hl_http_opts_t hopts = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
@@ -133,6 +139,8 @@ out:
     hl_http_stop(app.http);
     hl_health_stop(app.health);
     hl_auth_free(app.auth);
+    if (app.read_pool != app.pool)
+        hl_dbpool_free(app.read_pool);
     hl_dbpool_free(app.pool);
     hl_spool_close(app.spool);
     if (app.tax != NULL)
