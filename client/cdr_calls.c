@@ -11,6 +11,9 @@
 #include "contact.h"
 #include "crypto.h"
 
+/* 9999-12-31T23:59:59Z, the latest time a contact takes (in microseconds it fits an int64). */
+#define LATEST_TIME INT64_C(253402300799)
+
 HL_PRINTF(3, 4) static int fail(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -42,7 +45,7 @@ bool hl_cdr_time_parse(const char *s, bool utc, int64_t *out)
     tm.tm_sec = se;
     tm.tm_isdst = -1;
     t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == (time_t)-1)
+    if (t == (time_t)-1 || t > LATEST_TIME) /* a local time west of UTC on 9999-12-31 */
         return false;
     *out = (int64_t)t;
     return true;
@@ -139,8 +142,7 @@ int hl_cdr_leg_from_record(const hl_cdr_record_t *r, bool utc, hl_cdr_leg_t *out
     if (r->f[HL_CDR_END][0] != '\0') {
         if (!hl_cdr_time_parse(r->f[HL_CDR_END], utc, &leg.end))
             return fail(err, errlen, "end is not a 'YYYY-MM-DD HH:MM:SS' time");
-    } else if (parse_long(r->f[HL_CDR_DURATION], &duration) &&
-               (leg.start < 0 || duration <= INT64_MAX - leg.start)) {
+    } else if (parse_long(r->f[HL_CDR_DURATION], &duration) && duration <= LATEST_TIME - leg.start) {
         leg.end = leg.start + duration;
     } else {
         leg.end = leg.start;

@@ -49,7 +49,8 @@ typedef struct hl_cdr_leg {
     hl_cdr_disposition_t disposition;
 } hl_cdr_leg_t;
 
-/* "2026-11-22 10:00:00" (cdr_csv's format) in UTC or in the local time zone -> epoch seconds. */
+/* "2026-11-22 10:00:00" (cdr_csv's format) in UTC or in the local time zone -> epoch seconds;
+ * false for anything else, or a time after 9999-12-31T23:59:59Z. */
 bool hl_cdr_time_parse(const char *s, bool utc, int64_t *out) HL_MUSTCHECK;
 
 /* "ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION". */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdr_calls.h"
@@ -71,8 +72,8 @@ Test(cdr_calls, leg_from_record_prefers_linkedid)
 
 /* Found by tests/fuzz/fuzz_cdr.c: a key that is not UTF-8 made hl_cdr_call_contact return NULL,
  * which the adapter takes for out of memory (it stopped, and stopped again at the same line
- * after a restart); a key with a control character was refused by the daemon; a duration near
- * LONG_MAX overflowed start + duration. */
+ * after a restart); a key with a control character was refused by the daemon; a huge duration
+ * overflowed start + duration, or the end in microseconds. */
 Test(cdr_calls, unusable_keys_refused_huge_duration_ignored)
 {
     static const char *const bad[] = {"1763805600.\xff\xfe", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
@@ -99,6 +100,13 @@ Test(cdr_calls, unusable_keys_refused_huge_duration_ignored)
     r.f[HL_CDR_DURATION] = "9223372036854775807";
     cr_assert_eq(hl_cdr_leg_from_record(&r, true, &l, err, sizeof(err)), HL_OK, "%s", err);
     cr_expect_eq(l.end, l.start, "a duration past the end of time is left out");
+    r.f[HL_CDR_DURATION] = "8446744073709551614"; /* fits start + duration, not in microseconds */
+    cr_assert_eq(hl_cdr_leg_from_record(&r, true, &l, err, sizeof(err)), HL_OK, "%s", err);
+    cr_expect_eq(l.end, l.start, "a duration past the year 9999 is left out");
+    setenv("TZ", "America/New_York", 1);
+    tzset();
+    cr_expect(!hl_cdr_time_parse("9999-12-31 23:59:59", false, &l.start), "a local time after 9999 in UTC");
+    cr_expect(hl_cdr_time_parse("9999-12-31 23:59:59", true, &l.start));
     cr_assert_eq(hl_cdr_calls_new(&calls), HL_OK);
     cr_assert_eq(hl_cdr_calls_add(calls, &l, 0, 10, 0.0), HL_OK);
     cr_assert(hl_cdr_calls_take(calls, 0.0, 30.0, true, &call));
