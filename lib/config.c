@@ -43,6 +43,7 @@ static const key_def_t keys[] = {
     {"writer_connections", KEY_INT, FIELD(writer_connections), 1, HL_CONFIG_MAX_WRITER_CONNECTIONS, "2"},
     {"max_body_bytes", KEY_SIZE, FIELD(max_body_bytes), 1024, 64LL << 20, "1048576"},
     {"k_min", KEY_INT, FIELD(k_min), 2, 100, "5"},
+    {"token_cache_seconds", KEY_INT, FIELD(token_cache_seconds), 1, 30, "30"},
     /* The data directories' defaults come from data_dirs[] below. */
     {"taxonomy_dir", KEY_PATH, FIELD(taxonomy_dir), 0, 0, NULL},
     {"migrations_dir", KEY_PATH, FIELD(migrations_dir), 0, 0, NULL},

@@ -41,6 +41,8 @@ typedef struct hl_config {
     char *tls_cert;          /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;
+    /* seconds a checked token is trusted without asking the database again, 1..30 (default 30) */
+    int token_cache_seconds;
     int session_idle;  /* seconds a web session lives unused, 1m..24h (default 30m; not used yet) */
     int session_max;   /* seconds a web session lives at most, 1m..30d (default 12h; not used yet) */
     char *source_path; /* -c FILE as given to hl_config_load (NULL: the default file); SIGHUP reuses it */

@@ -93,12 +93,15 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     hl_merger_opts_t mopts = {.conninfo = cfg->database_url, .interval_ms = 1000};
     hl_health_opts_t hlopts = {
         .conninfo = cfg->database_url, .replica_conninfo = cfg->read_database_url, .spool = app.spool};
+    /* Frontend tokens are kept beside the spool: after a restart during an outage front ends go on
+     * posting into it (server/auth.h). */
+    hl_auth_opts_t aopts = {.state_dir = cfg->spool_dir, .cache_seconds = (unsigned)cfg->token_cache_seconds};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_health_start(&hlopts, &app.health) != HL_OK ||
         hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
         (cfg->read_database_url != NULL &&
          hl_dbpool_new(cfg->read_database_url, (size_t)cfg->threads, &app.read_pool) != HL_OK) ||
-        hl_auth_new(app.keyring, app.pool, &app.auth) != HL_OK)
+        hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK)
         goto out;
     /* Only routes that read, and may read a little in the past, take app.read_pool (docs/scale-out.md). */
     if (app.read_pool == NULL)

@@ -1,6 +1,6 @@
 #include "users.h"
 
-#include <sodium.h> /* sodium_memzero only */
+#include <sodium.h> /* sodium_memzero and sodium_memcmp only */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,5 +220,63 @@ int hl_users_authenticate(PGconn *conn, hl_crypto_keyring_t *kr, const char *tok
 out:
     sodium_memzero(ver, sizeof(ver));
     PQclear(res);
+    return rc;
+}
+
+int hl_users_frontends_live(PGconn *conn, const uint8_t (*selectors)[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                            const uint8_t (*hashes)[HL_CRYPTO_TOKEN_HASH_BYTES], size_t n, bool *live)
+{
+    /* The selectors travel as one bytea of N * 16 bytes; binary results. */
+    static const char sql[] = "SELECT token_selector, token_hash FROM users"
+                              " WHERE token_selector IN (SELECT substring($1 FROM i * 16 + 1 FOR 16)"
+                              "                            FROM generate_series(0, length($1) / 16 - 1) AS i)"
+                              "   AND role = 'frontend' AND revoked_at IS NULL";
+    uint8_t *all = NULL;
+    PGresult *res = NULL;
+    bool *found = NULL;
+    int rc;
+
+    if (conn == NULL || (n > 0 && (selectors == NULL || hashes == NULL || live == NULL)) ||
+        n > HL_USERS_CONFIRM_MAX)
+        return HL_EINVAL;
+    if (n == 0)
+        return HL_OK;
+    all = malloc(n * HL_CRYPTO_TOKEN_SELECTOR_BYTES);
+    found = calloc(n, sizeof(*found));
+    if (all == NULL || found == NULL) {
+        rc = HL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(all + i * HL_CRYPTO_TOKEN_SELECTOR_BYTES, selectors[i], HL_CRYPTO_TOKEN_SELECTOR_BYTES);
+    {
+        const char *values[1] = {(const char *)all};
+        const int lengths[1] = {(int)(n * HL_CRYPTO_TOKEN_SELECTOR_BYTES)}, formats[1] = {1};
+        const Oid types[1] = {OID_BYTEA};
+        res = PQexecParams(conn, sql, 1, types, values, lengths, formats, 1);
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_pg("confirming frontend tokens", res, conn);
+        rc = HL_EDB;
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        const uint8_t *sel = (const uint8_t *)PQgetvalue(res, r, 0);
+        const uint8_t *hash = (const uint8_t *)PQgetvalue(res, r, 1);
+
+        if (PQgetlength(res, r, 0) != HL_CRYPTO_TOKEN_SELECTOR_BYTES ||
+            PQgetlength(res, r, 1) != HL_CRYPTO_TOKEN_HASH_BYTES)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(selectors[i], sel, HL_CRYPTO_TOKEN_SELECTOR_BYTES) == 0 &&
+                sodium_memcmp(hashes[i], hash, HL_CRYPTO_TOKEN_HASH_BYTES) == 0)
+                found[i] = true;
+    }
+    memcpy(live, found, n * sizeof(*found));
+    rc = HL_OK;
+out:
+    PQclear(res);
+    free(found);
+    free(all);
     return rc;
 }

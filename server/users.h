@@ -54,4 +54,15 @@ int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, b
 int hl_users_authenticate(PGconn *conn, hl_crypto_keyring_t *kr, const char *token,
                           hl_user_t *out) HL_MUSTCHECK;
 
+/*
+ * Which of N tokens, given by SELECTORS and keyed verifier HASHES (as the users table stores
+ * them), still belong to an unrevoked frontend user: LIVE[i] is set to true or false for each.
+ * One query (N <= HL_USERS_CONFIRM_MAX). HL_EDB when the database cannot answer (LIVE is then
+ * left alone).
+ */
+#define HL_USERS_CONFIRM_MAX 4096
+int hl_users_frontends_live(PGconn *conn, const uint8_t (*selectors)[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                            const uint8_t (*hashes)[HL_CRYPTO_TOKEN_HASH_BYTES], size_t n,
+                            bool *live) HL_MUSTCHECK;
+
 #endif

@@ -14,11 +14,24 @@ static char path[64];
 
 /* Every key's environment variable, unset after each test. */
 static const char *const env_names[] = {
-    "HELPLINE_LISTEN",      "HELPLINE_DATABASE_URL", "HELPLINE_READ_DATABASE_URL",  "HELPLINE_KEY_FILE",
-    "HELPLINE_SPOOL_DIR",   "HELPLINE_THREADS",      "HELPLINE_WRITER_CONNECTIONS", "HELPLINE_MAX_BODY_BYTES",
-    "HELPLINE_K_MIN",       "HELPLINE_TAXONOMY_DIR", "HELPLINE_MIGRATIONS_DIR",     "HELPLINE_WEB_DIR",
-    "HELPLINE_TLS_CERT",    "HELPLINE_TLS_KEY",      "HELPLINE_LOG_LEVEL",          "HELPLINE_SESSION_IDLE",
+    "HELPLINE_LISTEN",
+    "HELPLINE_DATABASE_URL",
+    "HELPLINE_READ_DATABASE_URL",
+    "HELPLINE_KEY_FILE",
+    "HELPLINE_SPOOL_DIR",
+    "HELPLINE_THREADS",
+    "HELPLINE_WRITER_CONNECTIONS",
+    "HELPLINE_MAX_BODY_BYTES",
+    "HELPLINE_K_MIN",
+    "HELPLINE_TAXONOMY_DIR",
+    "HELPLINE_MIGRATIONS_DIR",
+    "HELPLINE_WEB_DIR",
+    "HELPLINE_TLS_CERT",
+    "HELPLINE_TLS_KEY",
+    "HELPLINE_LOG_LEVEL",
+    "HELPLINE_SESSION_IDLE",
     "HELPLINE_SESSION_MAX",
+    "HELPLINE_TOKEN_CACHE_SECONDS",
 };
 
 /* FILE (NULL: none, or required), no checkout lookup: what the tests below load. */
@@ -320,8 +333,34 @@ static void value_of(const hl_config_t *cfg, const char *key, char *out, size_t 
         snprintf(out, len, "%d", cfg->session_idle);
     else if (strcmp(key, "session_max") == 0)
         snprintf(out, len, "%d", cfg->session_max);
+    else if (strcmp(key, "token_cache_seconds") == 0)
+        snprintf(out, len, "%d", cfg->token_cache_seconds);
     else
         cr_assert_fail("test bug: no accessor for %s", key);
+}
+
+/* token_cache_seconds bounds how long a revocation takes to reach a daemon (server/auth.h): 1..30. */
+Test(config, token_cache_seconds_at_most_30)
+{
+    hl_config_t *cfg = NULL;
+    char err[HL_CONFIG_ERR_LEN];
+
+    cr_assert_eq(load(NULL, false, &cfg, err), HL_OK, "%s", err);
+    cr_expect_eq(cfg->token_cache_seconds, 30);
+    hl_config_free(cfg);
+    cfg = NULL;
+    cr_assert_eq(load(write_conf("token_cache_seconds = 1\n"), true, &cfg, err), HL_OK, "%s", err);
+    cr_expect_eq(cfg->token_cache_seconds, 1);
+    hl_config_free(cfg);
+    cfg = NULL;
+    const char *bad[] = {"0", "31", "-1", "30s", "3600", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "token_cache_seconds = %s\n", bad[i]);
+        cr_expect_eq(load(write_conf(text), true, &cfg, err), HL_EINVAL, "token_cache_seconds = '%s'",
+                     bad[i]);
+        cr_expect(strstr(err, "token_cache_seconds") != NULL, "%s", err);
+    }
 }
 
 /* Every key (env_names): the file's value applies, HELPLINE_<KEY> beats it. */
@@ -347,6 +386,7 @@ Test(config, environment_beats_file_for_every_key)
         {"log_level", "warn", "2", "error", "3"},
         {"session_idle", "10m", "600", "2h", "7200"},
         {"session_max", "1h", "3600", "2d", "172800"},
+        {"token_cache_seconds", "10", "10", "2", "2"},
     };
     char text[1024] = "", got[256];
     size_t n = 0;

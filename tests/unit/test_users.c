@@ -107,6 +107,44 @@ Test(users, revoked_token_fails)
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM users WHERE revoked_at IS NOT NULL"), 1);
 }
 
+/* The frontend list's re-check (server/auth.c): which tokens still belong to a live frontend user. */
+Test(users, frontends_live)
+{
+    char tokens[5][HL_CRYPTO_TOKEN_TEXT_LEN + 1];
+    uint8_t sel[6][HL_CRYPTO_TOKEN_SELECTOR_BYTES], hash[6][HL_CRYPTO_TOKEN_HASH_BYTES];
+    uint8_t ver[HL_CRYPTO_TOKEN_VERIFIER_BYTES];
+    bool live[6];
+
+    add("ke-116", "gateway", "frontend", tokens[0]);
+    add("ug-116", "gateway", "frontend", tokens[1]);
+    add("ke-116", "old-gateway", "frontend", tokens[2]);
+    add("ke-116", "amina", "counsellor", tokens[3]);
+    add("ke-116", "gateway3", "frontend", tokens[4]);
+    cr_assert_eq(hl_users_revoke(conn, "old-gateway", NULL, NULL), HL_OK);
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert_eq(hl_crypto_token_parse(tokens[i], sel[i], ver), HL_OK);
+        cr_assert_eq(hl_crypto_token_hash(kr, ver, hash[i]), HL_OK);
+    }
+    hash[4][0] ^= 1;                      /* gateway3's selector with another hash */
+    memset(sel[5], 0x5a, sizeof(sel[5])); /* a selector nobody has */
+    memcpy(hash[5], hash[0], sizeof(hash[5]));
+    memset(live, 1, sizeof(live));
+    cr_assert_eq(hl_users_frontends_live(conn, (const uint8_t(*)[HL_CRYPTO_TOKEN_SELECTOR_BYTES])sel,
+                                         (const uint8_t(*)[HL_CRYPTO_TOKEN_HASH_BYTES])hash, 6, live),
+                 HL_OK);
+    cr_expect(live[0] && live[1], "live front ends of two helplines");
+    cr_expect_not(live[2], "a revoked front end");
+    cr_expect_not(live[3], "a counsellor is not a front end");
+    cr_expect_not(live[4], "a hash that does not match");
+    cr_expect_not(live[5], "an unknown selector");
+    cr_expect_eq(hl_users_frontends_live(conn, NULL, NULL, 0, NULL), HL_OK);
+    cr_expect_eq(hl_users_frontends_live(conn, (const uint8_t(*)[HL_CRYPTO_TOKEN_SELECTOR_BYTES])sel,
+                                         (const uint8_t(*)[HL_CRYPTO_TOKEN_HASH_BYTES])hash,
+                                         HL_USERS_CONFIRM_MAX + 1, live),
+                 HL_EINVAL);
+    sodium_memzero(ver, sizeof(ver));
+}
+
 Test(users, altered_token_fails)
 {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
