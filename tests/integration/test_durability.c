@@ -5,11 +5,13 @@
  * The spool holds no plaintext (invariant 1).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -310,6 +312,27 @@ Test(durability, writer_connections_from_the_config)
 
 /* ---- SIGTERM under load ------------------------------------------------------------------- */
 
+/* Bytes in spool_dir's files, but for the frontend-tokens list kept beside the spool (server/auth.h). */
+static size_t spool_bytes(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    size_t total = 0;
+
+    if (dp == NULL)
+        return 0;
+    while ((de = readdir(dp)) != NULL) {
+        char path[HL_TESTD_PATH_LEN + 300];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (strcmp(de->d_name, "frontend-tokens") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            total += (size_t)st.st_size;
+    }
+    closedir(dp);
+    return total;
+}
+
 Test(durability, acknowledged_contacts_survive_sigterm_under_load)
 {
     static load_t loads[LOAD_THREADS];
@@ -357,8 +380,194 @@ Test(durability, acknowledged_contacts_survive_sigterm_under_load)
     cr_assert_gt(acked, 10);
     cr_expect_eq(missing, 0, "%d acknowledged contacts lost on SIGTERM", missing);
     /* nothing left in the spool either (PostgreSQL was up) */
-    size_t len, n_files;
-    char *spool = it_read_tree(d.spool, &len, &n_files);
-    free(spool);
+    size_t len = spool_bytes(d.spool);
     cr_expect_eq(len, 0, "%zu spool bytes after a graceful stop with the database up", len);
+}
+
+/* ---- tokens while PostgreSQL is down (server/auth.h) --------------------------------------- */
+
+/* A contact from the demo front end posted with TOKEN; the answer's status ("spooled", ...) in STATE. */
+static long post_as(const char *token, const char *source_id, char state[16])
+{
+    json_t *r = NULL;
+    long status = it_post(&d, token, it_contact(source_id), &r);
+
+    snprintf(state, 16, "%s", it_str(r, "status") != NULL ? it_str(r, "status") : "");
+    json_decref(r);
+    return status;
+}
+
+static long get_taxonomy(const char *token)
+{
+    long status;
+    json_t *r = hl_testd_request(&d, "GET", "/v1/taxonomy", token, NULL, NULL, &status, NULL);
+
+    json_decref(r);
+    return status;
+}
+
+static void revoke_user(const char *name)
+{
+    const char *args[] = {"user", "revoke", name, "--helpline", "demo", NULL};
+
+    cr_assert_eq(hl_testd_admin(&d, NULL, 0, args), 0, "user revoke %s", name);
+}
+
+static void start_own_cluster(const char *cache_seconds)
+{
+    if (cache_seconds != NULL)
+        setenv("HELPLINE_TOKEN_CACHE_SECONDS", cache_seconds, 1); /* this test's process only */
+    hl_testpg_create(&pg);
+    hl_testd_opts_t opts = {.conninfo = pg.conninfo};
+    hl_testd_start(&d, &opts);
+}
+
+/* PostgreSQL back, and the spool replayed. One contact after the outage first: a writer connection
+ * that lost its session while idle reconnects (and replays) only when work arrives. */
+static void settle(void)
+{
+    char sid[32];
+    json_t *r = NULL;
+
+    hl_testpg_start(&pg);
+    snprintf(sid, sizeof(sid), "after-%d", (int)getpid());
+    long status = it_post(&d, d.tokens.frontend, it_contact(sid), &r);
+    json_decref(r);
+    cr_expect(status == 201 || status == 202, "a contact after the outage: %ld", status);
+    json_t *h = hl_testd_wait_health(&d, spool_empty_and_db_up, 30);
+    if (h == NULL || !spool_empty_and_db_up(h)) {
+        char *log = hl_testd_read_file(d.log, NULL), *health = h != NULL ? json_dumps(h, 0) : NULL;
+        size_t n = log != NULL ? strlen(log) : 0;
+        cr_log_warn("/healthz: %s\nhelplined log, last part:\n%s", health != NULL ? health : "(no answer)",
+                    log != NULL ? log + (n > 6000 ? n - 6000 : 0) : "");
+        free(health);
+        free(log);
+        cr_assert_fail("the spool was not replayed within 30 s");
+    }
+    json_decref(h);
+}
+
+/* Issue 14: a daemon restarted while PostgreSQL is down answered front ends 503 ("cannot check
+ * the token now": its cache was empty). A front end it had seen goes on posting into the spool;
+ * everyone else needs the database. */
+Test(durability, restarted_during_outage_front_ends_spool)
+{
+    char state[16], path[HL_TESTD_PATH_LEN + 32], bad[HL_TESTD_TOKEN_LEN];
+    struct stat st;
+
+    start_own_cluster(NULL);
+    cr_assert_eq(post_as(d.tokens.frontend, "restart-0", state), 201);
+    cr_assert_eq(get_taxonomy(d.tokens.counsellor), 200);
+
+    hl_testd_kill(&d);
+    hl_testpg_stop(&pg);
+    hl_testd_restart_database_down(&d);
+
+    for (int i = 1; i <= 20; i++) {
+        char sid[32];
+        snprintf(sid, sizeof(sid), "restart-%d", i);
+        cr_assert_eq(post_as(d.tokens.frontend, sid, state), 202, "contact %d after the restart", i);
+        cr_expect_str_eq(state, "spooled");
+    }
+    cr_expect_eq(get_taxonomy(d.tokens.counsellor), 503, "a counsellor without the database");
+    cr_expect_eq(post_as(d.tokens.counsellor, "restart-c", state), 503);
+    cr_expect_eq(get_taxonomy(d.tokens.admin), 503);
+    /* the front end's selector with another verifier is not the front end */
+    snprintf(bad, sizeof(bad), "%s", d.tokens.frontend);
+    bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+    cr_expect_eq(post_as(bad, "restart-bad", state), 503);
+
+    /* the list beside the spool: 0600, holding no token (nor either half of one) */
+    snprintf(path, sizeof(path), "%s/frontend-tokens", d.spool);
+    cr_assert_eq(stat(path, &st), 0, "%s: no frontend-tokens file", path);
+    cr_expect_eq(st.st_mode & 0777, 0600, "mode %o", (unsigned)(st.st_mode & 0777));
+    size_t len;
+    char *text = hl_testd_read_file(path, &len);
+    char *dot = strchr(d.tokens.frontend, '.');
+    cr_assert_not_null(dot);
+    cr_expect(!it_contains(text, len, dot + 1), "the file holds the token's verifier");
+    char selector[64];
+    snprintf(selector, sizeof(selector), "%.*s", (int)(dot - d.tokens.frontend), d.tokens.frontend);
+    cr_expect(!it_contains(text, len, selector), "the file holds the token's selector in text");
+    cr_expect(!it_contains(text, len, "demo-frontend"), "the file holds the user's name in clear");
+    free(text);
+
+    settle();
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts c JOIN users u ON u.id = c.created_by"
+                               " WHERE c.source_id LIKE 'restart-%' AND u.name = 'demo-frontend'"),
+                 21);
+    cr_expect_eq(
+        it_scalar(&d, "SELECT count(*) FROM contacts WHERE source_id IN ('restart-c', 'restart-bad')"), 0);
+    cr_expect_eq(hl_testd_stop(&d), 0);
+}
+
+/* Issue 15 finding 7: a token revoked shortly before an outage kept working for as long as it
+ * lasted. Past token_cache_seconds (2 here) only front ends may go on without the database. */
+Test(durability, revoked_counsellor_refused_during_outage)
+{
+    char tok[HL_TESTD_TOKEN_LEN], state[16];
+    long status;
+
+    start_own_cluster("2");
+    hl_testd_user_add(&d, "leaver", "counsellor", "demo", tok);
+    cr_assert_eq(get_taxonomy(tok), 200);
+    double checked = hl_testd_now();
+    cr_assert_eq(post_as(d.tokens.frontend, "stale-0", state), 201);
+    revoke_user("leaver"); /* the daemon has not seen it: the token is not used again before the outage */
+    hl_testpg_stop(&pg);
+
+    while ((status = get_taxonomy(tok)) == 200) {
+        cr_assert_lt(hl_testd_now() - checked, 2 + 5.0, "a revoked token still works %.1f s after its check",
+                     hl_testd_now() - checked);
+        usleep(100 * 1000);
+    }
+    cr_expect_eq(status, 503);
+    cr_expect_eq(post_as(tok, "stale-1", state), 503, "a revoked counsellor's contact was accepted");
+    cr_expect_eq(post_as(d.tokens.frontend, "stale-2", state), 202, "the front end goes on into the spool");
+
+    settle();
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts c JOIN users u ON u.id = c.created_by"
+                               " WHERE u.revoked_at IS NOT NULL"),
+                 0, "contacts stored as a revoked user");
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts WHERE source_id = 'stale-2'"), 1);
+    cr_expect_eq(hl_testd_stop(&d), 0);
+}
+
+/* A revoked front end is dropped from the daemon's list at its next re-check (every
+ * token_cache_seconds), so it is refused during a later outage, also after a restart. */
+Test(durability, revoked_front_end_refused_during_outage)
+{
+    char tok[HL_TESTD_TOKEN_LEN], state[16], line[96];
+
+    start_own_cluster("2");
+    hl_testd_user_add(&d, "old-gateway", "frontend", "demo", tok);
+    cr_assert_eq(post_as(tok, "gw-0", state), 201);
+    cr_assert_eq(post_as(d.tokens.frontend, "gw-1", state), 201);
+    revoke_user("old-gateway");
+    snprintf(line, sizeof(line), "auth: frontend user %ld revoked",
+             it_scalar(&d, "SELECT id FROM users WHERE name = 'old-gateway'"));
+    double t0 = hl_testd_now();
+    for (;;) { /* dropped, and the file (only demo-frontend left in it) written */
+        char *log = hl_testd_read_file(d.log, NULL);
+        const char *at = log != NULL ? strstr(log, line) : NULL;
+        bool seen = at != NULL && strstr(at, "frontend-tokens: 1 token(s) written") != NULL;
+        free(log);
+        if (seen)
+            break;
+        cr_assert_lt(hl_testd_now() - t0, 2 + 5.0, "the daemon did not drop the revoked front end");
+        usleep(50 * 1000);
+    }
+    hl_testpg_stop(&pg);
+
+    cr_expect_eq(post_as(tok, "gw-2", state), 503, "a revoked front end's contact was accepted");
+    cr_expect_eq(post_as(d.tokens.frontend, "gw-3", state), 202);
+    hl_testd_kill(&d);
+    hl_testd_restart_database_down(&d);
+    cr_expect_eq(post_as(tok, "gw-4", state), 503, "... after a restart");
+    cr_expect_eq(post_as(d.tokens.frontend, "gw-5", state), 202);
+
+    settle();
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts WHERE source_id IN ('gw-2', 'gw-4')"), 0);
+    cr_expect_eq(it_scalar(&d, "SELECT count(*) FROM contacts WHERE source_id IN ('gw-3', 'gw-5')"), 2);
+    cr_expect_eq(hl_testd_stop(&d), 0);
 }

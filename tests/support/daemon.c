@@ -210,7 +210,8 @@ static bool health_up(json_t *h)
     return json_is_string(db) && strcmp(json_string_value(db), "up") == 0;
 }
 
-static void spawn_serve(hl_testd_t *d)
+/* Starts serve and waits until /healthz answers (with the database up when DATABASE_UP). */
+static void spawn_serve_until(hl_testd_t *d, bool database_up)
 {
     int fd = open(d->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     pid_t pid;
@@ -234,7 +235,7 @@ static void spawn_serve(hl_testd_t *d)
         int status;
         long code = 0;
         json_t *h = hl_testd_request(d, "GET", "/healthz", NULL, NULL, NULL, &code, NULL);
-        bool up = code == 200 && health_up(h);
+        bool up = database_up ? code == 200 && health_up(h) : code != 0;
 
         json_decref(h);
         if (up)
@@ -251,6 +252,11 @@ static void spawn_serve(hl_testd_t *d)
         }
         sleep_ms(50);
     }
+}
+
+static void spawn_serve(hl_testd_t *d)
+{
+    spawn_serve_until(d, true);
 }
 
 /* KEY_DIR holds master.key: the daemon's own directory, or its first daemon's for a peer. */
@@ -421,6 +427,12 @@ void hl_testd_restart(hl_testd_t *d)
 {
     cr_assert_eq(d->pid, 0, "restart: the daemon still runs");
     spawn_serve(d);
+}
+
+void hl_testd_restart_database_down(hl_testd_t *d)
+{
+    cr_assert_eq(d->pid, 0, "restart: the daemon still runs");
+    spawn_serve_until(d, false);
 }
 
 void hl_testd_kill(hl_testd_t *d)

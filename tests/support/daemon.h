@@ -79,6 +79,9 @@ void hl_testd_kill(hl_testd_t *d);
 /* Starts serve again with the same config (after kill) and waits for /healthz. */
 void hl_testd_restart(hl_testd_t *d);
 
+/* The same while PostgreSQL is down: waits until /healthz answers at all. */
+void hl_testd_restart_database_down(hl_testd_t *d);
+
 /* Runs `helplined ARGS... -c CONF`; returns the exit status, stdout (trimmed) in OUT. */
 int hl_testd_admin(hl_testd_t *d, char *out, size_t out_len, const char *const *args);
 
