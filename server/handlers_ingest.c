@@ -11,28 +11,37 @@
 
 #define TOKEN_HEADER "X-RocketChat-Livechat-Token"
 
-/* The helpline whose Rocket.Chat secret the request carries; replies itself when there is none. */
-static int authenticate(hl_app_t *app, hl_request_t *req, int64_t *helpline_id,
-                        char code[HL_INGEST_CODE_MAX + 1])
+/* The helpline whose Rocket.Chat secret the request carries, into WHO (helpline_id and
+ * helpline_code; no user). Runs on the headers alone, before any body byte is read, so a request
+ * without the secret costs no more than its headers; replies 401 or 503 itself. */
+void hl_admit_ingest_rocketchat(hl_request_t *req, void *arg, hl_principal_t *who)
 {
+    hl_app_t *app = arg;
     PGconn *conn = hl_dbpool_acquire(app->pool, 2000);
+    char code[HL_INGEST_CODE_MAX + 1];
+    int64_t helpline_id;
     int rc;
 
+    _Static_assert(sizeof(who->helpline_code) >= sizeof(code), "helpline code does not fit the principal");
     if (conn == NULL) {
         hl_http_reply_error(req, 503, "unavailable", "cannot check the secret now", NULL);
-        return HL_EDB;
+        return;
     }
     rc = hl_ingest_secret_check(conn, app->keyring, HL_ROCKETCHAT_SYSTEM, hl_http_header(req, TOKEN_HEADER),
-                                helpline_id, code);
+                                &helpline_id, code);
     hl_dbpool_release(app->pool, conn);
     if (rc == HL_ECRYPTO) {
         hl_log(HL_LOG_WARN, "rocketchat webhook from %s: missing or unknown %s", hl_http_client_ip(req),
                TOKEN_HEADER);
         hl_http_reply_error(req, 401, "unauthenticated", "missing or unknown " TOKEN_HEADER, NULL);
-    } else if (rc != HL_OK) {
-        hl_http_reply_error(req, 503, "unavailable", "cannot check the secret now", NULL);
+        return;
     }
-    return rc;
+    if (rc != HL_OK) {
+        hl_http_reply_error(req, 503, "unavailable", "cannot check the secret now", NULL);
+        return;
+    }
+    who->helpline_id = helpline_id;
+    memcpy(who->helpline_code, code, sizeof(code));
 }
 
 static void reply_map_error(hl_request_t *req, const hl_rocketchat_error_t *err)
@@ -57,8 +66,8 @@ static int parse_mapped(const json_t *contact, hl_contact_t **c, hl_contact_erro
 void hl_handle_ingest_rocketchat(hl_request_t *req, void *arg)
 {
     hl_app_t *app = arg;
-    char code[HL_INGEST_CODE_MAX + 1];
-    hl_ingest_origin_t origin = {0};
+    const hl_principal_t *who = hl_http_principal(req); /* hl_admit_ingest_rocketchat's */
+    hl_ingest_origin_t origin = {.helpline_id = who->helpline_id, .helpline_code = who->helpline_code};
     hl_rocketchat_mapped_t mapped = {0};
     hl_rocketchat_error_t merr = {0};
     hl_rocketchat_kind_t kind;
@@ -73,9 +82,6 @@ void hl_handle_ingest_rocketchat(hl_request_t *req, void *arg)
     const char *body;
     int rc;
 
-    if (authenticate(app, req, &origin.helpline_id, code) != HL_OK)
-        return;
-    origin.helpline_code = code;
     body = hl_http_body(req, &len);
     payload = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     if (payload == NULL) {

@@ -3,7 +3,10 @@
  * worker threads, body limits, routing, authentication before any handler runs, JSON
  * error replies in api.md's shape, and deferred replies (a handler hands the request to
  * another thread, e.g. the writer, and the reply is sent when that thread answers; the
- * connection is suspended meanwhile, so no worker thread waits).
+ * connection is suspended meanwhile, so no worker thread waits). Against clients without a
+ * login: connection limits (all, per address), a header deadline that arriving bytes do not
+ * extend, every refusal sent before the body is read and the connection closed, no NUL byte let
+ * through, and request and reply bodies wiped (docs/http-api.md "Limits", "Plaintext in memory").
  */
 #ifndef HL_HTTP_H
 #define HL_HTTP_H
@@ -55,13 +58,19 @@ typedef struct hl_request hl_request_t;
  * from any thread. APP is the pointer given to hl_http_start. */
 typedef void (*hl_handler_fn)(hl_request_t *req, void *app);
 
+/* Checks a route's own credentials (a route with roles 0, e.g. a webhook's shared secret) from the
+ * headers, before any body byte is read: fills WHO, or refuses with an hl_http_reply_* call (401,
+ * 503); the refusal is sent at once and the connection closed, the body never read. */
+typedef void (*hl_admit_fn)(hl_request_t *req, void *app, hl_principal_t *who);
+
 typedef struct hl_route {
     hl_method_t method;
     const char *path; /* "/v1/contacts"; a "*" segment matches one non-empty path segment */
-    unsigned roles;   /* HL_ROLE_* mask; 0: no authentication (healthz) */
-    bool json_body;   /* requires Content-Type: application/json (else 415) */
+    unsigned roles;   /* HL_ROLE_* mask; 0: no bearer token (healthz, or ADMIT checks) */
+    bool json_body;   /* takes an application/json body (else 415); other routes take no body (413) */
     hl_handler_fn handler;
-    const char *name; /* for metrics: "contacts_create" */
+    const char *name;  /* for metrics: "contacts_create" */
+    hl_admit_fn admit; /* NULL, or the route's own credential check (roles 0) */
 } hl_route_t;
 
 /* Maps a bearer token to a principal: 0, HL_ENOTFOUND (unknown/revoked/malformed: 401),
@@ -73,7 +82,13 @@ typedef struct hl_http_opts {
     int port;
     unsigned threads;
     size_t max_body_bytes;
-    unsigned timeout_seconds;  /* idle connection timeout; 0: 30 */
+    unsigned timeout_seconds; /* idle connection timeout; 0: 30 */
+    /* Connections at once from all addresses (0: 4096) and from one (0: 512); seconds from a
+     * connection (or its last reply) to the end of the next request's headers, however fast bytes
+     * arrive (0: 10). */
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned header_timeout_seconds;
     const char *tls_cert_file; /* both or neither */
     const char *tls_key_file;
     const hl_route_t *routes;
