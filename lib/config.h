@@ -41,6 +41,11 @@ typedef struct hl_config {
     char *tls_cert;          /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;
+    /* HTTP connections at once, 16..65536 (default 4096), and from one client address, 1..65536
+     * (default 512); seconds for a request's headers to arrive, 1..300 (default 10) */
+    int max_connections;
+    int max_connections_per_ip;
+    int header_timeout_seconds;
     /* seconds a checked token is trusted without asking the database again, 1..30 (default 30) */
     int token_cache_seconds;
     int session_idle;  /* seconds a web session lives unused, 1m..24h (default 30m; not used yet) */

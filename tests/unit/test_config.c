@@ -20,6 +20,9 @@ static const char *const env_names[] = {
     "HELPLINE_KEY_FILE",
     "HELPLINE_SPOOL_DIR",
     "HELPLINE_THREADS",
+    "HELPLINE_MAX_CONNECTIONS",
+    "HELPLINE_MAX_CONNECTIONS_PER_IP",
+    "HELPLINE_HEADER_TIMEOUT_SECONDS",
     "HELPLINE_WRITER_CONNECTIONS",
     "HELPLINE_MAX_BODY_BYTES",
     "HELPLINE_K_MIN",
@@ -73,6 +76,9 @@ Test(config, defaults_without_file)
     cr_assert_eq(cfg->max_body_bytes, 1048576u);
     cr_assert_eq(cfg->k_min, 5);
     cr_assert_eq(cfg->threads, 8);
+    cr_assert_eq(cfg->max_connections, 4096);
+    cr_assert_eq(cfg->max_connections_per_ip, 512);
+    cr_assert_eq(cfg->header_timeout_seconds, 10);
     cr_assert_eq(cfg->writer_connections, 2);
     cr_assert_eq(cfg->log_level, HL_LOG_INFO);
     cr_assert_null(cfg->database_url);
@@ -163,6 +169,11 @@ Test(config, bad_values_name_file_line_key)
         {"# c\nthreads = 257\n", 2, "threads"},
         {"\n\nthreads = eight\n", 3, "threads"},
         {"threads = 8x\n", 1, "threads"},
+        {"max_connections = 15\n", 1, "max_connections"},
+        {"max_connections = 65537\n", 1, "max_connections"},
+        {"max_connections_per_ip = 0\n", 1, "max_connections_per_ip"},
+        {"header_timeout_seconds = 0\n", 1, "header_timeout_seconds"},
+        {"header_timeout_seconds = 301\n", 1, "header_timeout_seconds"},
         {"k_min = 1\n", 1, "k_min"},
         {"writer_connections = 0\n", 1, "writer_connections"},
         {"writer_connections = 17\n", 1, "writer_connections"},
@@ -321,6 +332,12 @@ static void value_of(const hl_config_t *cfg, const char *key, char *out, size_t 
         snprintf(out, len, "%s:%d", cfg->listen_host, cfg->listen_port);
     else if (strcmp(key, "threads") == 0)
         snprintf(out, len, "%d", cfg->threads);
+    else if (strcmp(key, "max_connections") == 0)
+        snprintf(out, len, "%d", cfg->max_connections);
+    else if (strcmp(key, "max_connections_per_ip") == 0)
+        snprintf(out, len, "%d", cfg->max_connections_per_ip);
+    else if (strcmp(key, "header_timeout_seconds") == 0)
+        snprintf(out, len, "%d", cfg->header_timeout_seconds);
     else if (strcmp(key, "writer_connections") == 0)
         snprintf(out, len, "%d", cfg->writer_connections);
     else if (strcmp(key, "max_body_bytes") == 0)
@@ -375,6 +392,9 @@ Test(config, environment_beats_file_for_every_key)
         {"key_file", "/k1", "/k1", "/k2", "/k2"},
         {"spool_dir", "/s1", "/s1", "/s2", "/s2"},
         {"threads", "3", "3", "5", "5"},
+        {"max_connections", "100", "100", "200", "200"},
+        {"max_connections_per_ip", "10", "10", "20", "20"},
+        {"header_timeout_seconds", "5", "5", "7", "7"},
         {"writer_connections", "3", "3", "4", "4"},
         {"max_body_bytes", "2K", "2048", "3M", "3145728"},
         {"k_min", "6", "6", "9", "9"},
