@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 
 #define HELPLINED      HL_TEST_BUILDDIR "/helplined"
 #define PG_LOCAL       HL_TEST_SRCDIR "/scripts/pg-local"
+#define PG_BASEBACKUP  "/usr/lib/postgresql/15/bin/pg_basebackup"
 #define START_DEADLINE 10.0
 #define STOP_DEADLINE  10.0
 
@@ -280,6 +282,8 @@ static void write_config(const hl_testd_t *d, const char *key_dir, const hl_test
         fprintf(f, "max_body_bytes = %zu\n", opts->max_body_bytes);
     if (opts != NULL && opts->writer_connections != 0)
         fprintf(f, "writer_connections = %d\n", opts->writer_connections);
+    if (opts != NULL && opts->read_conninfo != NULL)
+        fprintf(f, "read_database_url = %s\n", opts->read_conninfo);
     cr_assert_eq(fclose(f), 0);
 }
 
@@ -712,7 +716,8 @@ static void pg_local(const char *cmd, const char *dir)
     cr_assert_eq(rc, 0, "scripts/pg-local %s %s: exit %d (see %s)", cmd, dir, rc, log);
 }
 
-void hl_testpg_create(hl_testpg_t *pg)
+/* PG's directory, and the process that removes it (and stops its cluster) when this one dies. */
+static void testpg_dir(hl_testpg_t *pg)
 {
     char tmpl[] = "/tmp/helpline-itpg.XXXXXX";
     int ready[2];
@@ -747,12 +752,78 @@ void hl_testpg_create(hl_testpg_t *pg)
     cr_assert_gt(read(ready[0], buf, sizeof(buf)), 0, "the cluster watcher did not start");
     close(ready[0]);
     pg->watcher = pid;
+}
 
-    pg_local("start", pg->dir);
+/* Starts PG's cluster and reads its connection string. */
+static void testpg_start_and_url(hl_testpg_t *pg)
+{
     char out[1024];
     const char *argv[] = {"/bin/bash", PG_LOCAL, "url", pg->dir, NULL};
+
+    pg_local("start", pg->dir);
     cr_assert_eq(run(argv, -1, out, sizeof(out)), 0);
     snprintf(pg->conninfo, sizeof(pg->conninfo), "%s", out);
+}
+
+void hl_testpg_create(hl_testpg_t *pg)
+{
+    testpg_dir(pg);
+    testpg_start_and_url(pg);
+}
+
+void hl_testpg_create_standby(hl_testpg_t *standby, const hl_testpg_t *primary)
+{
+    char data[HL_TESTD_PATH_LEN + 8], path[HL_TESTD_PATH_LEN + 32], log[HL_TESTD_PATH_LEN + 32];
+    /* As root, as the postgres user (it owns the primary's files and the standby's). */
+    const char *as_root[] = {"/usr/sbin/runuser",
+                             "-u",
+                             "postgres",
+                             "--",
+                             PG_BASEBACKUP,
+                             "-D",
+                             data,
+                             "-R",
+                             "-X",
+                             "stream",
+                             "-c",
+                             "fast",
+                             "-d",
+                             primary->conninfo,
+                             NULL};
+    const char *const *argv = geteuid() == 0 ? as_root : as_root + 4;
+    char *port;
+    FILE *f;
+    int fd, rc;
+
+    testpg_dir(standby);
+    if (geteuid() == 0) {
+        const struct passwd *pw = getpwnam("postgres");
+        cr_assert_not_null(pw, "no postgres user");
+        cr_assert_eq(chown(standby->dir, pw->pw_uid, pw->pw_gid), 0, "chown: %s", strerror(errno));
+    }
+    snprintf(data, sizeof(data), "%s/data", standby->dir);
+    snprintf(log, sizeof(log), "%s/pg-local.log", standby->dir);
+    fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    rc = run(argv, fd, NULL, 0);
+    if (fd >= 0)
+        close(fd);
+    cr_assert_eq(rc, 0, "pg_basebackup: exit %d (see %s)", rc, log);
+    /* The primary's port (each socket lives in its own directory), and a socket of its own. */
+    snprintf(path, sizeof(path), "%s/port", primary->dir);
+    port = hl_testd_read_file(path, NULL);
+    cr_assert_not_null(port, "%s: %s", path, strerror(errno));
+    snprintf(path, sizeof(path), "%s/port", standby->dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(port, f);
+    cr_assert_eq(fclose(f), 0);
+    free(port);
+    snprintf(path, sizeof(path), "%s/postgresql.conf", data);
+    f = fopen(path, "a");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fprintf(f, "# hl_testpg_create_standby\nunix_socket_directories = '%s'\n", standby->dir);
+    cr_assert_eq(fclose(f), 0);
+    testpg_start_and_url(standby);
 }
 
 void hl_testpg_stop(hl_testpg_t *pg)

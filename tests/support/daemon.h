@@ -29,6 +29,7 @@ typedef struct hl_testd_opts {
     const char *conninfo;   /* an empty database; NULL: a fresh one in the with-pg cluster, dropped by stop */
     size_t max_body_bytes;  /* 0: the daemon's default */
     int writer_connections; /* 0: the daemon's default */
+    const char *read_conninfo; /* read_database_url; NULL: none */
 } hl_testd_opts_t;
 
 /* The users of a started daemon (hl_testd_t.tokens). */
@@ -146,6 +147,10 @@ void hl_testpg_create(hl_testpg_t *pg); /* initdb and start */
 void hl_testpg_stop(hl_testpg_t *pg);   /* pg_ctl stop -m fast */
 void hl_testpg_start(hl_testpg_t *pg);  /* start again */
 void hl_testpg_destroy(hl_testpg_t *pg);
+
+/* A hot standby of PRIMARY (running): pg_basebackup -R (streaming, no slot) into a directory of
+ * its own, started with its own socket; stopped and removed like any hl_testpg_t. */
+void hl_testpg_create_standby(hl_testpg_t *standby, const hl_testpg_t *primary);
 
 /* Seconds since an arbitrary point (CLOCK_MONOTONIC). */
 double hl_testd_now(void);
