@@ -31,8 +31,9 @@ void hl_admit_ingest_rocketchat(hl_request_t *req, void *arg, hl_principal_t *wh
                                 &helpline_id, code);
     hl_dbpool_release(app->pool, conn);
     if (rc == HL_ECRYPTO) {
-        hl_log(HL_LOG_WARN, "rocketchat webhook from %s: missing or unknown %s", hl_http_client_ip(req),
-               TOKEN_HEADER);
+        static hl_log_limit_t bad_secret = HL_LOG_LIMIT_INIT(10, 60); /* anyone can send these */
+        hl_log_limited(&bad_secret, HL_LOG_WARN, "rocketchat webhook from %s: missing or unknown %s",
+                       hl_http_client_ip(req), TOKEN_HEADER);
         hl_http_reply_error(req, 401, "unauthenticated", "missing or unknown " TOKEN_HEADER, NULL);
         return;
     }

@@ -965,7 +965,9 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    hl_log(HL_LOG_WARN, "http: %s", msg);
+    /* libmicrohttpd reports aborted and malformed connections here: clients cause them at will */
+    static hl_log_limit_t limit = HL_LOG_LIMIT_INIT(20, 60);
+    hl_log_limited(&limit, HL_LOG_WARN, "http: %s", msg);
 }
 
 static char *slurp(const char *path)
