@@ -6,6 +6,7 @@
 #   make run             local PostgreSQL + demo helpline in ./var, daemon on 127.0.0.1:8080
 #   make bench           every benchmark          make bench-NAME    one (tests/bench/bench_NAME.c)
 #   make fuzz-NAME       libFuzzer target tests/fuzz/fuzz_NAME.c for FUZZ_SECONDS
+#   make fuzz-smoke      every fuzz target for FUZZ_SMOKE_SECONDS (30) each
 #   make format | format-check | lint | install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined test   everything built and run with sanitizers
 #   make valgrind        the key, token and sealing unit suites under valgrind memcheck
@@ -76,7 +77,7 @@ BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 ALL_SRCS := $(LIB_SRCS) $(SERVER_SRCS) $(CLIENT_SRCS) $(SUPPORT_SRCS) $(UNIT_SRCS) \
 	$(INTEG_SRCS) $(BENCH_SRCS) server/main.c $(wildcard client/main.c client/cdr_main.c)
 
-.PHONY: all deps test check integration run valgrind bench format format-check lint install clean
+.PHONY: all deps test check integration run valgrind bench format format-check lint install clean fuzz-smoke
 .DEFAULT_GOAL := all
 
 all: $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
@@ -170,15 +171,58 @@ bench-%: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_$* $(HELPLINED)
 	HL_BUILD=$(BUILD) $(if $(wildcard tests/bench/bench_$*.sh),tests/bench/bench_$*.sh,$(BUILD)/bench/bench_$*)
 
-# libFuzzer needs clang; the target links the shared modules compiled anew, plus the
-# server modules a target names as extra prerequisites below.
-fuzz-record: server/record.c
-fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+# libFuzzer targets need clang. Every module is compiled once more, with coverage and the
+# sanitizers, into one archive in $(BUILD)/fuzz; a target links it and so takes only the modules
+# it calls (fuzz_http.c brings its own writer, so writer.c stays out). UBSan findings abort: a
+# run fails on any crash, leak, hang or sanitizer report, and leaves the input in $(BUILD)/fuzz.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
+FUZZ_SRCS    := $(LIB_SRCS) $(SERVER_SRCS) $(CLIENT_SRCS)
+FUZZ_A       := $(BUILD)/fuzz/libhelpline-fuzz.a
+fuzzobj = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(1))
+# -max_len per target: past every size limit the target can reach (1 MiB fields in a body of
+# up to 1.5 MiB, 4 MiB spool records, 16 KiB CDR lines); the targets' @@rep:N:UNIT@@ expansion
+# (tests/fuzz/fuzz_util.h) lets small seeds reach them too.
+FUZZ_MAX_LEN_http       := 2097152
+FUZZ_MAX_LEN_contact    := 2097152
+FUZZ_MAX_LEN_record     := 2097152
+FUZZ_MAX_LEN_taxonomy   := 2097152
+FUZZ_MAX_LEN_rocketchat := 3145728
+FUZZ_MAX_LEN_spool      := 5242880
+FUZZ_MAX_LEN_cdr        := 65536
+FUZZ_MAX_LEN_report     := 1048576
+FUZZ_SMOKE_SECONDS ?= 30
+# $(1) target, $(2) seconds: new inputs go to $(BUILD)/fuzz/corpus-NAME, the committed seeds are read.
+fuzz_run = $(BUILD)/fuzz/fuzz_$(1) -max_total_time=$(2) -max_len=$(or $(FUZZ_MAX_LEN_$(1)),4096) \
+	-timeout=25 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$(1)- \
+	$(BUILD)/fuzz/corpus-$(1) $(wildcard tests/fuzz/corpus-$(1))
+
+.PRECIOUS: $(BUILD)/fuzz/obj/%.o $(BUILD)/fuzz/fuzz_%
+$(BUILD)/fuzz/obj/tests/fuzz/%.o: FUZZ_CFLAGS += $(WARN)
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_A): $(call fuzzobj,$(FUZZ_SRCS))
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_A)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer $^ $(shell pkg-config --libs $(PKGS)) -lpthread -lm -o $@
+
+# Every target for FUZZ_SMOKE_SECONDS each (CI); stops at the first failure.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus-$$t; done
+	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz-smoke: $(t), $(FUZZ_SMOKE_SECONDS) s"; \
+		$(call fuzz_run,$(t),$(FUZZ_SMOKE_SECONDS)) >$(BUILD)/fuzz/$(t).log 2>&1 \
+		|| { tail -n 80 $(BUILD)/fuzz/$(t).log; echo "fuzz-smoke: $(t) failed" >&2; exit 1; }; \
+		grep -h -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+		$(BUILD)/fuzz/$(t).log | sed 's/^/    /';)
+
+fuzz-%: $(BUILD)/fuzz/fuzz_%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $^ \
-		$(shell pkg-config --libs $(PKGS)) -lpthread -lm -o $(BUILD)/fuzz/fuzz_$*
-	$(BUILD)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$* \
-		$(wildcard tests/fuzz/corpus-$*)
+	$(call fuzz_run,$*,$(FUZZ_SECONDS))
 
 FORMAT_SRCS = $(wildcard lib/*.[ch] taxonomy/*.[ch] server/*.[ch] client/*.[ch] \
 	tests/*/*.[ch] tests/bench/shim/*.c)
@@ -209,3 +253,4 @@ clean:
 	rm -rf build
 
 -include $(patsubst %.c,$(BUILD)/obj/%.d,$(ALL_SRCS))
+-include $(patsubst %.c,$(BUILD)/fuzz/obj/%.d,$(FUZZ_SRCS) $(wildcard tests/fuzz/*.c))

@@ -7,12 +7,14 @@
  * boundaries, and each span folds to an alias of its term. Invalid UTF-8 must be reported
  * by both classify and fold. The same bytes are also tried as a helpline label and as a
  * /v1/classify reply.
+ * @@rep:N:UNIT@@ expands first (fuzz_util.h): a seed reaches the 1 MiB of a transcript.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "taxonomy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -78,7 +80,7 @@ static void check_match(const char *text, size_t size, const hl_taxonomy_match_t
     free(f);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
     hl_taxonomy_result_t *res = NULL;
@@ -128,4 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)hl_taxonomy_term(tax, label);
     free(label);
     return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t len;
+    uint8_t *in = fuzz_expand(data, size, &len);
+    int rc = one_input(in, len);
+
+    free(in);
+    return rc;
 }
