@@ -124,6 +124,73 @@ size_t hl_disclosure_count_withheld(const hl_disclosure_table_t *t)
     return n;
 }
 
+/* ---- sums of protected tables ---------------------------------------------------------- */
+
+/* The cell of SUM that cell C of PART goes to (see hl_disclosure_add). */
+static size_t sum_cell(const hl_disclosure_table_t *sum, const hl_disclosure_table_t *part, size_t d,
+                       size_t v, size_t c)
+{
+    size_t co[HL_DISCLOSURE_MAX_DIMS], cell = 0;
+
+    hl_disclosure_coords(part, c, co);
+    for (size_t e = 0, pe = 0; e < sum->ndims; e++)
+        cell += (e == d ? v : co[pe++]) * sum->stride[e];
+    return cell;
+}
+
+static bool shapes_fit(const hl_disclosure_table_t *sum, const hl_disclosure_table_t *part, size_t d,
+                       size_t v)
+{
+    if (d != SIZE_MAX && (d >= sum->ndims || v >= sum->dims[d]))
+        return false;
+    if (part->ndims + (d != SIZE_MAX) != sum->ndims)
+        return false;
+    for (size_t e = 0, pe = 0; e < sum->ndims; e++)
+        if (e != d && part->dims[pe++] != sum->dims[e])
+            return false;
+    return true;
+}
+
+int hl_disclosure_add(hl_disclosure_table_t *sum, const hl_disclosure_table_t *part, size_t d, size_t v)
+{
+    if (!sum || !part || !shapes_fit(sum, part, d, v))
+        return HL_EINVAL;
+    /* Check first, so that a failed add changes nothing. */
+    for (size_t c = 0; c < part->ncells; c++) {
+        size_t s = sum_cell(sum, part, d, v, c);
+
+        if (!hl_disclosure_suppressed(part, c) && sum->state[s] != HL_DISCLOSURE_UNKNOWN &&
+            sum->counts[s] > UINT64_MAX - part->counts[c])
+            return HL_EINVAL;
+    }
+    for (size_t c = 0; c < part->ncells; c++) {
+        size_t s = sum_cell(sum, part, d, v, c);
+
+        if (hl_disclosure_suppressed(part, c)) {
+            sum->state[s] = HL_DISCLOSURE_UNKNOWN;
+            sum->counts[s] = 0;
+            /* The line along D adds this unknown to other parts' cells: not computable. */
+            if (d != SIZE_MAX)
+                hl_disclosure_withhold_line(sum, d, hl_disclosure_line_of(sum, d, s));
+        } else if (sum->state[s] != HL_DISCLOSURE_UNKNOWN) {
+            sum->counts[s] += part->counts[c];
+        }
+    }
+    for (size_t e = 0; e < part->ndims; e++) {
+        size_t se = d != SIZE_MAX && e >= d ? e + 1 : e;
+
+        for (size_t l = 0; l < part->nlines[e]; l++) {
+            if (!part->line_withheld[e][l])
+                continue;
+            size_t s = sum_cell(sum, part, d, v, hl_disclosure_line_cell(part, e, l, 0));
+            hl_disclosure_withhold_line(sum, se, hl_disclosure_line_of(sum, se, s));
+        }
+    }
+    if (part->total_withheld)
+        hl_disclosure_withhold_total(sum);
+    return HL_OK;
+}
+
 /* ---- step 2: one more suppressed cell on every line with exactly one ------------------- */
 
 /* The smallest non-zero published count on line LINE along D (ties: lowest index), or

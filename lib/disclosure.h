@@ -121,6 +121,26 @@ static inline bool hl_disclosure_suppressed(const hl_disclosure_table_t *t, size
  */
 int hl_disclosure_apply(hl_disclosure_table_t *t, uint64_t k) HL_MUSTCHECK;
 
+/*
+ * Adds PART, a table already through hl_disclosure_apply, into SUM (fresh from _new, or after
+ * earlier adds): for tables made of disjoint parts, such as the per-helpline, per-month tables
+ * that statistics for users without row-level access are built from (docs/http-api.md). A cell
+ * grows by PART's published count and becomes UNKNOWN (count 0) when PART suppressed it; a line
+ * total or grand total PART withheld is withheld in SUM.
+ *
+ * D == SIZE_MAX: PART has SUM's dimensions. D < SUM->ndims: PART has SUM's dimensions without D
+ * and goes into the cells whose coordinate D is V (V < SUM->dims[D]); a line of SUM along D then
+ * adds cells of several parts, and is withheld when any of them is suppressed.
+ *
+ * Everything SUM then publishes (cells, line totals, grand total) is a sum of what the parts
+ * publish, and a sum of unknowns of different parts is derivable only when each of them is: so
+ * no suppressed count of a part becomes derivable, and hl_disclosure_apply(SUM) with the parts'
+ * k finds nothing to do (tests/unit/test_disclosure.c checks both). HL_EINVAL for shapes that
+ * do not fit or a sum over 2^64.
+ */
+int hl_disclosure_add(hl_disclosure_table_t *sum, const hl_disclosure_table_t *part, size_t d,
+                      size_t v) HL_MUSTCHECK;
+
 /* Suppressed cells (any state but PUBLISHED) and withheld totals (lines and grand total,
  * a 1-D table's total counted once), for tests and metrics. */
 size_t hl_disclosure_count_suppressed(const hl_disclosure_table_t *t);

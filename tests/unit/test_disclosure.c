@@ -590,3 +590,174 @@ Test(disclosure_random, larger_tables_finish)
     for (int i = 0; i < 5; i++)
         random_case(3, dims, 5, false);
 }
+
+/* ---- sums of protected tables (hl_disclosure_add) ------------------------------------- */
+
+/* A copy of T's flags, to see that hl_disclosure_apply changes nothing. */
+typedef struct {
+    uint8_t state[512];
+    bool lines[HL_DISCLOSURE_MAX_DIMS][512];
+    bool total;
+} flags_t;
+
+static void flags_of(const hl_disclosure_table_t *t, flags_t *f)
+{
+    cr_assert_leq(t->ncells, sizeof(f->state));
+    memset(f, 0, sizeof(*f));
+    memcpy(f->state, t->state, t->ncells);
+    for (size_t d = 0; d < t->ndims; d++)
+        memcpy(f->lines[d], t->line_withheld[d], t->nlines[d] * sizeof(bool));
+    f->total = t->total_withheld;
+}
+
+Test(disclosure_add, cells_lines_and_totals)
+{
+    size_t dims[] = {3};
+    uint64_t a[] = {10, 2, 20}, b[] = {6, 7, 30};
+    hl_disclosure_table_t *pa = table(1, dims, a), *pb = table(1, dims, b), *sum = NULL;
+    char s[8];
+
+    cr_assert_eq(hl_disclosure_apply(pa, 5), HL_OK);
+    cr_assert_eq(hl_disclosure_apply(pb, 5), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(1, dims, &sum), HL_OK);
+    cr_assert_eq(hl_disclosure_add(sum, pa, SIZE_MAX, 0), HL_OK);
+    cr_assert_eq(hl_disclosure_add(sum, pb, SIZE_MAX, 0), HL_OK);
+    states(sum, s);
+    /* 10 + 6 would be 16, but 10 was suppressed in the first part: unknown, or 6 = 16 - 10. */
+    cr_assert_str_eq(s, "UU.");
+    cr_assert_eq(sum->counts[0], 0);
+    cr_assert_eq(sum->counts[2], 50);
+    cr_assert(!sum->total_withheld);
+    check_table(sum, 5, "sum");
+    cr_assert_eq(hl_disclosure_apply(sum, 5), HL_OK);
+    states(sum, s);
+    cr_assert_str_eq(s, "UU.", "the sum of protected parts needs nothing more");
+    hl_disclosure_table_free(sum);
+    hl_disclosure_table_free(pb);
+    hl_disclosure_table_free(pa);
+}
+
+Test(disclosure_add, into_a_dimension)
+{
+    size_t pdims[] = {3}, sdims[] = {2, 3};
+    uint64_t a[] = {10, 2, 20}, b[] = {6, 7, 30};
+    hl_disclosure_table_t *pa = table(1, pdims, a), *pb = table(1, pdims, b), *sum = NULL;
+    flags_t before, after;
+    char s[8];
+
+    cr_assert_eq(hl_disclosure_apply(pa, 5), HL_OK);
+    cr_assert_eq(hl_disclosure_apply(pb, 5), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(2, sdims, &sum), HL_OK);
+    cr_assert_eq(hl_disclosure_add(sum, pa, 0, 0), HL_OK); /* month 0 */
+    cr_assert_eq(hl_disclosure_add(sum, pb, 0, 1), HL_OK); /* month 1 */
+    states(sum, s);
+    cr_assert_str_eq(s, "UU....");
+    /* The sums over both months of columns 0 and 1 hold an unknown: withheld. 6 and 7 stay
+     * published: they are the second month's own counts. */
+    cr_assert(sum->line_withheld[0][0] && sum->line_withheld[0][1] && !sum->line_withheld[0][2]);
+    cr_assert(!sum->line_withheld[1][0] && !sum->line_withheld[1][1] && !sum->total_withheld);
+    check_table(sum, 5, "months");
+    flags_of(sum, &before);
+    cr_assert_eq(hl_disclosure_apply(sum, 5), HL_OK);
+    flags_of(sum, &after);
+    cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0);
+    hl_disclosure_table_free(sum);
+    hl_disclosure_table_free(pb);
+    hl_disclosure_table_free(pa);
+}
+
+Test(disclosure_add, withheld_totals_carry_over)
+{
+    size_t pdims[] = {3}, sdims[] = {2, 3};
+    uint64_t lone[] = {0, 2, 0}; /* a lone small count: the part withholds its total */
+    hl_disclosure_table_t *p = table(1, pdims, lone), *sum = NULL, *flat = NULL;
+
+    cr_assert_eq(hl_disclosure_apply(p, 5), HL_OK);
+    cr_assert(p->total_withheld);
+    cr_assert_eq(hl_disclosure_table_new(2, sdims, &sum), HL_OK);
+    cr_assert_eq(hl_disclosure_add(sum, p, 0, 1), HL_OK);
+    cr_assert(sum->line_withheld[1][1], "the part's total is the line of its month");
+    cr_assert(sum->total_withheld);
+    cr_assert_eq(hl_disclosure_table_new(1, pdims, &flat), HL_OK);
+    cr_assert_eq(hl_disclosure_add(flat, p, SIZE_MAX, 0), HL_OK);
+    cr_assert(flat->total_withheld && flat->line_withheld[0][0]);
+    hl_disclosure_table_free(flat);
+    hl_disclosure_table_free(sum);
+    hl_disclosure_table_free(p);
+}
+
+Test(disclosure_add, shapes_and_overflow)
+{
+    size_t d3[] = {3}, d4[] = {4}, d23[] = {2, 3}, d32[] = {3, 2};
+    hl_disclosure_table_t *p3 = NULL, *p4 = NULL, *s23 = NULL, *s32 = NULL, *s3 = NULL;
+
+    cr_assert_eq(hl_disclosure_table_new(1, d3, &p3), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(1, d4, &p4), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(2, d23, &s23), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(2, d32, &s32), HL_OK);
+    cr_assert_eq(hl_disclosure_table_new(1, d3, &s3), HL_OK);
+    cr_assert_eq(hl_disclosure_add(s3, p4, SIZE_MAX, 0), HL_EINVAL);
+    cr_assert_eq(hl_disclosure_add(s23, p3, SIZE_MAX, 0), HL_EINVAL);
+    cr_assert_eq(hl_disclosure_add(s23, p3, 0, 2), HL_EINVAL, "value out of range");
+    cr_assert_eq(hl_disclosure_add(s23, p3, 2, 0), HL_EINVAL, "dimension out of range");
+    cr_assert_eq(hl_disclosure_add(s23, p3, 1, 0), HL_EINVAL, "the rest is {2}, not {3}");
+    cr_assert_eq(hl_disclosure_add(s32, p3, 1, 1), HL_OK);
+    cr_assert_eq(hl_disclosure_add(NULL, p3, SIZE_MAX, 0), HL_EINVAL);
+    p3->counts[1] = UINT64_MAX;
+    s3->counts[1] = 1;
+    cr_assert_eq(hl_disclosure_add(s3, p3, SIZE_MAX, 0), HL_EINVAL);
+    cr_assert_eq(s3->counts[1], 1, "a failed add changes nothing");
+    hl_disclosure_table_free(s3);
+    hl_disclosure_table_free(s32);
+    hl_disclosure_table_free(s23);
+    hl_disclosure_table_free(p4);
+    hl_disclosure_table_free(p3);
+}
+
+/*
+ * Random parts, each protected on its own, added up with or without a new dimension: the sum
+ * keeps every promise of a protected table (checked by the exact rational checker), and
+ * hl_disclosure_apply with the parts' k changes nothing in it.
+ */
+Test(disclosure_add, random_sums_are_protected_and_closed)
+{
+    size_t cases = 0, unknown = 0;
+
+    rng_state = 0x452821e638d01377ULL;
+    for (int i = 0; i < 300; i++) {
+        size_t pn = 1 + rnd_below(3), nparts = 2 + rnd_below(3), pdims[HL_DISCLOSURE_MAX_DIMS];
+        size_t sdims[HL_DISCLOSURE_MAX_DIMS], d = rnd_below(2) == 0 ? SIZE_MAX : rnd_below(pn + 1);
+        uint64_t k = 3 + rnd_below(6);
+        hl_disclosure_table_t *sum = NULL;
+        flags_t before, after;
+        char what[96];
+
+        for (size_t e = 0; e < pn; e++)
+            pdims[e] = 1 + rnd_below(pn == 1 ? 6 : 4);
+        for (size_t e = 0, pe = 0; e < pn + (d != SIZE_MAX); e++)
+            sdims[e] = e == d ? nparts : pdims[pe++];
+        cr_assert_eq(hl_disclosure_table_new(pn + (d != SIZE_MAX), sdims, &sum), HL_OK);
+        for (size_t j = 0; j < nparts; j++) {
+            hl_disclosure_table_t *p = NULL;
+
+            cr_assert_eq(hl_disclosure_table_new(pn, pdims, &p), HL_OK);
+            for (size_t c = 0; c < p->ncells; c++)
+                p->counts[c] = rnd_count(k);
+            cr_assert_eq(hl_disclosure_apply(p, k), HL_OK);
+            cr_assert_eq(hl_disclosure_add(sum, p, d, j), HL_OK);
+            hl_disclosure_table_free(p);
+        }
+        snprintf(what, sizeof(what), "sum %d (%zu parts of %zu dims, into %zu, k %" PRIu64 ")", i, nparts, pn,
+                 d, k);
+        check_table(sum, k, what);
+        unknown += hl_disclosure_count_suppressed(sum);
+        flags_of(sum, &before);
+        cr_assert_eq(hl_disclosure_apply(sum, k), HL_OK, "%s", what);
+        flags_of(sum, &after);
+        cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0, "%s: apply changed the sum", what);
+        hl_disclosure_table_free(sum);
+        cases++;
+    }
+    cr_assert_eq(cases, 300);
+    cr_assert_gt(unknown, 300, "the parts suppress cells");
+}
