@@ -512,6 +512,7 @@ Test(cases, notes_and_referrals_by_role)
     cr_expect_str_eq(err_field(r), "/state");
     json_decref(r);
     cr_expect_eq(call(NULL, "PATCH", d.tokens.admin, "{'state': 'completed'}", "%s", path), 200);
+    cr_expect_eq(call(NULL, "PATCH", chidi, "{'state': 'declined'}", "%s", path), 200, "the assignee");
     cr_expect_eq(call(NULL, "PATCH", d.tokens.supervisor, "{'state': 'declined'}", "%s", path), 403);
     cr_expect_eq(call(NULL, "PATCH", d.tokens.counsellor2, "{'state': 'declined'}", "%s", path), 403);
     cr_expect_eq(call(NULL, "PATCH", d.tokens.za_counsellor, "{'state': 'declined'}", "%s", path), 404);
@@ -532,23 +533,29 @@ Test(cases, notes_and_referrals_by_role)
     cr_expect_eq(call(NULL, "POST", d.tokens.za_counsellor, "{'to': 'referral.healthcare'}",
                       "/v1/cases/%s/referrals", id),
                  404);
+    cr_expect_eq(
+        call(NULL, "POST", d.tokens.network, "{'to': 'referral.healthcare'}", "/v1/cases/%s/referrals", id),
+        403);
+    cr_expect_eq(
+        call(NULL, "POST", d.tokens.frontend, "{'to': 'referral.healthcare'}", "/v1/cases/%s/referrals", id),
+        403);
     cr_expect_eq(call(NULL, "POST", d.tokens.admin, "{'to': 'referral.healthcare', 'state': 'accepted'}",
                       "/v1/cases/%s/referrals", id),
                  201);
     r = get_case(d.tokens.counsellor, id);
-    const char *want[] = {"made", "accepted", "completed", "accepted"};
+    const char *want[] = {"made", "accepted", "completed", "declined", "accepted"};
     json_t *e;
     size_t i, k = 0;
     json_array_foreach(json_object_get(r, "timeline"), i, e) if (strcmp(it_str(e, "kind"), "referral") == 0)
     {
         cr_expect_str_eq(it_str(e, "state"), want[k]);
-        if (k < 3)
+        if (k < 4)
             cr_expect_str_eq(it_str(e, "organisation"), "Police");
         k++;
     }
-    cr_expect_eq(k, 4);
+    cr_expect_eq(k, 5);
     json_decref(r);
-    cr_expect_eq(scalar("SELECT count(*) FROM referrals WHERE id = '%s' AND state = 'completed'", rid), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM referrals WHERE id = '%s' AND state = 'declined'", rid), 1);
 }
 
 /* ---- links --------------------------------------------------------------------------------- */
@@ -605,14 +612,22 @@ Test(cases, link_and_unlink_contacts)
                         " AND contact_id = '%s'",
                         a, c1),
                  1);
+    /* the assignee links and unlinks its own contacts; an admin unlinks any */
+    char c5[64];
+    assign_to_chidi(a);
+    new_contact(chidi, "link-5", c5);
+    cr_expect_eq(call(NULL, "PUT", chidi, NULL, "/v1/cases/%s/contacts/%s", a, c4), 403, "amina's contact");
+    cr_expect_eq(call(NULL, "PUT", chidi, NULL, "/v1/cases/%s/contacts/%s", a, c5), 201);
+    cr_expect_eq(call(NULL, "DELETE", chidi, NULL, "/v1/cases/%s/contacts/%s", a, c5), 200);
+    cr_expect_eq(call(NULL, "DELETE", d.tokens.admin, NULL, "/v1/cases/%s/contacts/%s", a, c3), 200);
     r = get_case(d.tokens.counsellor, a);
-    cr_expect_eq(json_integer_value(json_object_get(r, "contacts_count")), 1);
-    cr_expect_eq(count_kind(r, "contact"), 5); /* c1, c2, c3 linked; c1, c2 unlinked */
+    cr_expect_eq(json_integer_value(json_object_get(r, "contacts_count")), 0);
+    cr_expect_eq(count_kind(r, "contact"), 8); /* c1, c2, c3, c5 linked, then each unlinked */
     json_t *e;
     size_t i, unlinked = 0;
     json_array_foreach(json_object_get(r, "timeline"), i, e) unlinked +=
         json_is_true(json_object_get(e, "unlinked"));
-    cr_expect_eq(unlinked, 2);
+    cr_expect_eq(unlinked, 4);
     json_decref(r);
     /* now free for another case */
     cr_expect_eq(call(NULL, "PUT", d.tokens.supervisor, NULL, "/v1/cases/%s/contacts/%s", b, c1), 201);
