@@ -1106,6 +1106,11 @@ out:
     return rc;
 }
 
+int hl_http_add_connection(hl_http_t *http, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    return MHD_add_connection(http->daemon, fd, addr, addrlen) == MHD_YES ? HL_OK : HL_EIO;
+}
+
 void hl_http_quiesce(hl_http_t *http)
 {
     MHD_socket fd = MHD_quiesce_daemon(http->daemon);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -100,6 +101,12 @@ typedef struct hl_http_opts {
 typedef struct hl_http hl_http_t;
 
 int hl_http_start(const hl_http_opts_t *opts, hl_http_t **out) HL_MUSTCHECK;
+
+/* Serves FD, a connected stream socket (one end of a socketpair), as if it had been accepted
+ * from ADDR; FD is taken over (closed on error too). For the fuzz target tests/fuzz/fuzz_http.c,
+ * which drives the whole request path without a network. */
+int hl_http_add_connection(hl_http_t *http, int fd, const struct sockaddr *addr,
+                           socklen_t addrlen) HL_MUSTCHECK;
 
 /* Stops accepting and closes the listening socket; requests in flight finish. */
 void hl_http_quiesce(hl_http_t *http);
