@@ -667,3 +667,48 @@ Test(frontends, rocketchat_huge_transcript, .init = start_big)
     free(body);
     cr_expect_eq(rc_count("HugeRoom000000002"), 0);
 }
+
+static size_t lines_containing(const char *text, const char *needle, bool at_line_start)
+{
+    size_t n = 0;
+
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        if (!at_line_start || p == text || p[-1] == '\n')
+            n++;
+    return n;
+}
+
+/*
+ * Issue 15, findings 9 and 10: a room _id holding a newline wrote a forged log line, and every
+ * request with a bad secret wrote a warning (20 MB of log in 15 s). The room id is escaped, and
+ * the bad-secret warnings are rate limited with the count of what was dropped.
+ */
+Test(frontends, rocketchat_log_lines_cannot_be_forged_or_flooded, .init = start_big)
+{
+    static const char forged[] = "2026-01-01T00:00:00.000Z helplined[1] error: FORGED-LINE";
+    char secret[128], id[160], *log;
+    json_t *p;
+    size_t len;
+    char *body = huge_payload(1500000, &len);
+
+    set_secret(secret, sizeof(secret));
+    p = json_loads(body, 0, NULL);
+    free(body);
+    snprintf(id, sizeof(id), "Room\n%s", forged);
+    json_object_set_new(p, "_id", json_string(id));
+    body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    long status = rc_post(secret, body, strlen(body), NULL);
+    free(body);
+    cr_log_info("a room id with a newline: %ld", status);
+    for (int i = 0; i < 300; i++)
+        cr_assert_eq(rc_post("not-the-secret", "{}", 2, NULL), 401);
+
+    log = hl_testd_read_file(d.log, NULL);
+    cr_assert_not_null(log);
+    cr_expect_eq(lines_containing(log, forged, true), 0, "a forged line in the daemon's log");
+    size_t warned = lines_containing(log, "rocketchat webhook from", false);
+    cr_expect_leq(warned, 10, "%zu bad-secret warnings for 300 requests", warned);
+    cr_expect_geq(warned, 1);
+    free(log);
+}
