@@ -206,7 +206,8 @@ int hl_cases_load(PGconn *conn, int64_t helpline_id, const char *id, bool for_up
     return rc;
 }
 
-int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *id, char role[16])
+int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *id, char role[16],
+                  bool *revoked)
 {
     char hl[24];
     const char *values[2] = {hl, name};
@@ -214,8 +215,9 @@ int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *
     int rc;
 
     snprintf(hl, sizeof(hl), "%lld", (long long)helpline_id);
-    rc = run(conn, "user", "SELECT id, role FROM users WHERE helpline_id = $1 AND name = $2", 2, values, NULL,
-             NULL, PGRES_TUPLES_OK, &res);
+    rc = run(conn, "user",
+             "SELECT id, role, revoked_at IS NOT NULL FROM users WHERE helpline_id = $1 AND name = $2", 2,
+             values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (rc != HL_OK)
         return rc;
     if (PQntuples(res) == 0) {
@@ -223,6 +225,7 @@ int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *
     } else {
         *id = num(res, 0, 0);
         snprintf(role, 16, "%s", PQgetvalue(res, 0, 1));
+        *revoked = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     }
     PQclear(res);
     return rc;

@@ -63,10 +63,10 @@ int hl_cases_open(hl_crypto_keyring_t *kr, const char *table, const char *column
 int hl_cases_load(PGconn *conn, int64_t helpline_id, const char *id, bool for_update, bool with_sealed,
                   hl_case_row_t *out) HL_MUSTCHECK;
 
-/* A user of HELPLINE_ID by name (revoked ones too): *ID and *ROLE ("counsellor", ...).
- * HL_ENOTFOUND when there is none. */
-int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *id,
-                  char role[16]) HL_MUSTCHECK;
+/* A user of HELPLINE_ID by name (revoked ones too): *ID, *ROLE ("counsellor", ...) and whether
+ * it is *REVOKED. HL_ENOTFOUND when there is none. */
+int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *id, char role[16],
+                  bool *revoked) HL_MUSTCHECK;
 
 /* Contact CONTACT_ID of HELPLINE_ID: its counsellor's name into COUNSELLOR ("" when none).
  * HL_ENOTFOUND: no such contact in that helpline. */

@@ -207,23 +207,25 @@ static void reply_case(ctx_t *x, unsigned status)
 
 /*
  * The user id IN assigns the case to (0: nobody), checked: a counsellor or admin of the helpline
- * (400 otherwise), and someone else than the caller only when the caller is a supervisor or an
- * admin (403). false: answered.
+ * whose token is not revoked (400 otherwise), and someone else than the caller only when the
+ * caller is a supervisor or an admin (403). false: answered.
  */
 static bool resolve_assignee(ctx_t *x, const hl_case_input_t *in, int64_t *out)
 {
     char role[16];
+    bool revoked = false;
     int rc;
 
     *out = 0;
     if (in->has_assigned_to != HL_CONTACT_SET)
         return true;
-    rc = hl_cases_user(x->conn, x->who->helpline_id, in->assigned_to, out, role);
+    rc = hl_cases_user(x->conn, x->who->helpline_id, in->assigned_to, out, role, &revoked);
     if (rc == HL_ENOTFOUND ||
-        (rc == HL_OK && strcmp(role, "counsellor") != 0 && strcmp(role, "admin") != 0)) {
-        hl_http_reply_error(x->req, 400, "invalid_field",
-                            "assigned_to must name a counsellor or an admin of this helpline",
-                            "/assigned_to");
+        (rc == HL_OK && (revoked || (strcmp(role, "counsellor") != 0 && strcmp(role, "admin") != 0)))) {
+        hl_http_reply_error(
+            x->req, 400, "invalid_field",
+            "assigned_to must name a counsellor or an admin of this helpline who is not revoked",
+            "/assigned_to");
         return false;
     }
     if (rc != HL_OK) {
@@ -789,6 +791,7 @@ static bool list_filters(ctx_t *x, hl_case_filter_t *f, hl_cursor_scope_t *scope
     const char *assigned = hl_http_query(x->req, "assigned_to"),
                *before = hl_http_query(x->req, "follow_up_before"), *limit = hl_http_query(x->req, "limit");
     char role[16];
+    bool revoked;
     int rc;
 
     f->helpline_id = x->who->helpline_id;
@@ -803,7 +806,7 @@ static bool list_filters(ctx_t *x, hl_case_filter_t *f, hl_cursor_scope_t *scope
     } else if (assigned != NULL && strcmp(assigned, "none") == 0) {
         f->assigned = HL_CASES_UNASSIGNED;
     } else if (assigned != NULL) {
-        rc = hl_cases_user(x->conn, x->who->helpline_id, assigned, &f->assigned_to, role);
+        rc = hl_cases_user(x->conn, x->who->helpline_id, assigned, &f->assigned_to, role, &revoked);
         if (rc == HL_ENOTFOUND) {
             hl_http_reply_error(x->req, 400, "invalid_field",
                                 "assigned_to must be me, none or the name of a user of this helpline",

@@ -200,8 +200,12 @@ Test(cases, create_by_role_with_defaults)
     cr_expect(json_is_null(json_object_get(r, "assigned_to")), "an admin's case is unassigned");
     json_decref(r);
     /* assignees are counsellors or admins of the helpline */
-    const char *bad_assignees[] = {"demo-network", "demo-supervisor", "zola", "nobody"};
-    for (size_t i = 0; i < 4; i++) {
+    char dina[HL_TESTD_TOKEN_LEN];
+    const char *revoke[] = {"user", "revoke", "dina", "--helpline", "demo", NULL};
+    hl_testd_user_add(&d, "dina", "counsellor", "demo", dina);
+    cr_assert_eq(hl_testd_admin(&d, NULL, 0, revoke), 0);
+    const char *bad_assignees[] = {"demo-network", "demo-supervisor", "zola", "nobody", "dina"};
+    for (size_t i = 0; i < 5; i++) {
         char body[96];
         snprintf(body, sizeof(body), "{'label': 'x', 'assigned_to': '%s'}", bad_assignees[i]);
         cr_expect_eq(call(&r, "POST", d.tokens.supervisor, body, "/v1/cases"), 400, "%s", bad_assignees[i]);
