@@ -899,12 +899,19 @@ static void count_up(hl_writer_t *w, bool up)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Closes the connection; the thread tries a new one once its backoff expires, and no later than
+ * now has a deadline to wake for (an idle connection 0 with records spooled would otherwise
+ * sleep until new work came, and the spool would wait for it). */
 static void drop_conn(wconn_t *wc)
 {
+    int64_t now = hl_monotonic_us();
+
     if (wc->conn == NULL)
         return;
     PQfinish(wc->conn);
     wc->conn = NULL;
+    if (wc->next_connect_us < now)
+        wc->next_connect_us = now;
     count_up(wc->w, false);
 }
 
