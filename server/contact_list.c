@@ -53,8 +53,6 @@ static void cond(builder_t *b, const char *before, const char *value, int len, c
     append(b, after);
 }
 
-#define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::int8"
-
 /* A text[] literal of the codes, each quoted. */
 static char *codes_literal(const hl_contact_list_query_t *q)
 {
@@ -108,6 +106,42 @@ static json_t *item_of(const PGresult *res, int row, int64_t *us)
     return item;
 }
 
+/*
+ * Whether the category's rows are few (fewer than Q->drive_max in contact_categories, every
+ * helpline and source counted): then the page is found from them, through their index, and
+ * sorted; else by walking the helpline's contacts newest first until enough of them match. A
+ * walk costs about limit / (share of contacts in the category) rows, a few for a common
+ * category, the whole helpline for one that is rare or only in old contacts; PostgreSQL's
+ * estimate does not choose well between the two (2.5 s for a category of 0.5 % of 200,000
+ * contacts, docs/http-api.md). The count stops at drive_max rows: an index-only scan.
+ */
+static int few_in_category(PGconn *conn, const char *codes, unsigned drive_max, bool *few)
+{
+    char limit[16];
+    const char *values[2] = {codes, limit};
+    PGresult *res;
+    int rc = HL_OK;
+
+    *few = false;
+    if (drive_max == 0)
+        return HL_OK;
+    snprintf(limit, sizeof(limit), "%u", drive_max);
+    res = PQexecParams(conn,
+                       "SELECT count(*) FROM (SELECT 1 FROM contact_categories "
+                       "WHERE code = ANY ($1::text[]) LIMIT $2::int8) s",
+                       2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        hl_log(HL_LOG_ERROR, "contact list: category count failed (SQLSTATE %s)",
+               state != NULL ? state : "none");
+        rc = HL_EDB;
+    } else {
+        *few = strtoull(PQgetvalue(res, 0, 0), NULL, 10) < drive_max;
+    }
+    PQclear(res);
+    return rc;
+}
+
 int hl_contact_list_fetch(PGconn *conn, const hl_contact_list_query_t *q, hl_contact_list_page_t *out)
 {
     builder_t b = {.len = 0};
@@ -117,26 +151,32 @@ int hl_contact_list_fetch(PGconn *conn, const hl_contact_list_query_t *q, hl_con
     char *codes = NULL;
     PGresult *res = NULL;
     json_t *items = NULL;
+    uint8_t last_id[HL_RECORD_ID_BYTES];
     int64_t us = 0;
-    bool more;
+    bool more, few = false;
     int rc = HL_ENOMEM, rows;
 
     if (q->limit < 1 || q->limit > 200)
         return HL_EINVAL;
     snprintf(helpline, sizeof(helpline), "%" PRId64, q->helpline_id);
     snprintf(limit, sizeof(limit), "%u", q->limit + 1); /* one more: is there a next page? */
+    if (q->n_codes > 0) {
+        if ((codes = codes_literal(q)) == NULL)
+            goto out;
+        if ((rc = few_in_category(conn, codes, q->drive_max, &few)) != HL_OK)
+            goto out;
+        rc = HL_ENOMEM;
+    }
     /* The page itself (inner query) is found from contacts alone, through an index on
      * (helpline_id[, counsellor], started_at[, id]) read backwards; only its rows get their
      * categories (outer query), so no filter's cost grows with the categories of skipped rows. */
     append(&b,
-           "SELECT p.id, " EPOCH_US(
-               "p.started_at") ", p.channel, p.contact_type, p.counsellor, p.urgency, "
-                               "p.case_id, (SELECT array_to_json(array_agg(k.code ORDER BY k.code))::text "
-                               "FROM contact_categories k WHERE k.contact_id = p.id AND k.source <> "
-                               "'suggested') "
-                               "FROM (SELECT c.id, c.started_at, c.channel, c.contact_type, c.counsellor, "
-                               "c.urgency, cc.case_id "
-                               "FROM contacts c LEFT JOIN case_contacts cc ON cc.contact_id = c.id WHERE ");
+           "SELECT p.id, (extract(epoch FROM p.started_at) * 1000000)::int8, p.channel, p.contact_type, "
+           "p.counsellor, p.urgency, p.case_id, "
+           "(SELECT array_to_json(array_agg(k.code ORDER BY k.code))::text FROM contact_categories k "
+           "WHERE k.contact_id = p.id AND k.source <> 'suggested') "
+           "FROM (SELECT c.id, c.started_at, c.channel, c.contact_type, c.counsellor, c.urgency, cc.case_id "
+           "FROM contacts c LEFT JOIN case_contacts cc ON cc.contact_id = c.id WHERE ");
     cond(&b, "c.helpline_id = ", helpline, 0, "");
     if (q->counsellor != NULL)
         cond(&b, " AND c.counsellor = ", q->counsellor, 0, "");
@@ -166,12 +206,16 @@ int hl_contact_list_fetch(PGconn *conn, const hl_contact_list_query_t *q, hl_con
     else if (q->case_mode == HL_CONTACT_LIST_CASE_ID)
         cond(&b, " AND cc.case_id = ", q->case_id, 0, "::uuid");
     if (q->n_codes > 0) {
-        if ((codes = codes_literal(q)) == NULL)
-            goto out;
-        cond(&b,
-             " AND EXISTS (SELECT 1 FROM contact_categories f WHERE f.contact_id = c.id "
-             "AND f.code = ANY (",
-             codes, 0, "::text[]) AND f.source <> 'suggested')");
+        if (few) /* an array computed once: the contacts are fetched by id, then sorted */
+            cond(&b,
+                 " AND c.id = ANY (ARRAY(SELECT f.contact_id FROM contact_categories f "
+                 "WHERE f.code = ANY (",
+                 codes, 0, "::text[]) AND f.source <> 'suggested'))");
+        else
+            cond(&b,
+                 " AND EXISTS (SELECT 1 FROM contact_categories f WHERE f.contact_id = c.id "
+                 "AND f.code = ANY (",
+                 codes, 0, "::text[]) AND f.source <> 'suggested')");
     }
     if (q->has_after) {
         if (!hl_contact_time_format(q->after_us, after))
@@ -202,13 +246,15 @@ int hl_contact_list_fetch(PGconn *conn, const hl_contact_list_query_t *q, hl_con
         json_t *item = item_of(res, r, &us);
         if (item == NULL || json_array_append_new(items, item) != 0)
             goto out;
-        if (r == rows - 1 && more && !hl_record_id_from_text(PQgetvalue(res, r, 0), out->last_id)) {
+        if (r == rows - 1 && more && !hl_record_id_from_text(PQgetvalue(res, r, 0), last_id)) {
             rc = HL_EDB;
             goto out;
         }
     }
     out->more = more;
     out->last_us = us;
+    if (more)
+        memcpy(out->last_id, last_id, sizeof(last_id));
     out->items = items;
     items = NULL;
     rc = HL_OK;

@@ -21,6 +21,10 @@
 
 #define HL_CONTACT_LIST_MAX_CODES 64 /* a top-level category and its subcategories */
 
+/* A category filter finds the page from the category's rows when it has fewer than this many
+ * (in every helpline), else by walking the helpline's contacts newest first; see fetch. */
+#define HL_CONTACT_LIST_DRIVE_MAX 4000
+
 typedef enum {
     HL_CONTACT_LIST_CASE_ANY = 0,
     HL_CONTACT_LIST_CASE_NONE,
@@ -35,6 +39,7 @@ typedef struct hl_contact_list_query {
     int64_t from_us, to_us;                       /* started_at >= from_us, started_at < to_us */
     const char *codes[HL_CONTACT_LIST_MAX_CODES]; /* a category among these codes */
     size_t n_codes;
+    unsigned drive_max; /* HL_CONTACT_LIST_DRIVE_MAX; 0: always walk (tests compare both ways) */
     const char *channel, *contact_type, *urgency;
     hl_contact_list_case_t case_mode;
     const char *case_id; /* HL_CONTACT_LIST_CASE_ID: the case's id (text) */

@@ -299,6 +299,7 @@ void hl_handle_contacts_list(hl_request_t *req, void *arg)
 
     memset(&p, 0, sizeof(p));
     p.q.helpline_id = who->helpline_id;
+    p.q.drive_max = HL_CONTACT_LIST_DRIVE_MAX;
     if (!parse_dates(req, &p.q) || !parse_counsellor(req, who, &p.q) || !parse_category(req, tax, &p) ||
         !parse_vocabularies(req, &p.q) || !parse_ids(req, &p) || !parse_limit(req, &p.q))
         goto out;
