@@ -11,6 +11,13 @@
 #      the contacts sent), and the deadlocks of the database (pg_stat_database, read after both
 #      daemons stopped, and "deadlock detected" in the server log). All but the stored count
 #      must be 0.
+#   3. with BENCH_REPLICA=1 (the default), a streaming standby of the bench's cluster
+#      (pg_basebackup -R, its own Unix socket) is every daemon's read_database_url, and while
+#      each load runs (after its warm-up) /healthz of daemon a is read every 0.5 s: the table
+#      gives the median and the maximum of replica.lag_seconds and lag_bytes per phase, of
+#      PostgreSQL's own replay_lag (pg_stat_replication, read with each sample: finer than the
+#      daemon's 0.5 s probe), and the primary's WAL rate. The standby replays on the same cores
+#      as the rest.
 #
 #   BENCH_SECONDS (10)             measured seconds per throughput run
 #   BENCH_WARMUP (2)               warm-up seconds per throughput run, not counted
@@ -19,6 +26,7 @@
 #   BENCH_DOUBLE_CONTACTS (10000)  contacts of the double-posting run (twice as many requests)
 #   BENCH_DOUBLE_CONCURRENCY (32)  connection pairs of the double-posting run
 #   BENCH_THREADS (8), BENCH_WRITER_CONNECTIONS (2)   each daemon's threads, writer_connections
+#   BENCH_REPLICA (1)              0: no standby, no read_database_url, no lag figures
 #   HL_BUILD (build)               where helplined and bench/bench_ingest are
 #
 # Exit 1 when the double-posting run had a non-2xx answer, an id mismatch, a lost or doubled
@@ -39,8 +47,9 @@ double_concurrency=${BENCH_DOUBLE_CONCURRENCY:-32}
 threads=${BENCH_THREADS:-8}
 writer_connections=${BENCH_WRITER_CONNECTIONS:-2}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+replica=${BENCH_REPLICA:-1}
 
-for f in "$helplined" "$loadgen" "$pgbin/psql"; do
+for f in "$helplined" "$loadgen" "$pgbin/psql" "$pgbin/pg_basebackup"; do
   [[ -x "$f" ]] || { echo "bench_scaleout: $f is missing" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "bench_scaleout: curl is needed" >&2; exit 1; }
@@ -48,6 +57,15 @@ command -v curl >/dev/null || { echo "bench_scaleout: curl is needed" >&2; exit 
 tmp=$(mktemp -d /tmp/bench-scaleout.XXXXXX)
 chmod 711 "$tmp" # the PostgreSQL server runs as the postgres user and must reach tmp/pg
 declare -A pid=()
+sampler="" sample_file=""
+stop_sampler() { # stop_sampler [end]: end: note the primary's WAL position (sample, below)
+  if [[ -n "$sampler" ]]; then
+    kill -TERM "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    [[ ${1:-} != end ]] || echo "end $(sql "SELECT pg_current_wal_lsn() - '0/0'") $(date +%s%N)" >>"$sample_file.wal"
+  fi
+  sampler=""
+}
 stop_daemon() { # stop_daemon NAME: SIGTERM (it drains its writer and merges once more), wait
   if [[ -n "${pid[$1]:-}" ]] && kill -0 "${pid[$1]}" 2>/dev/null; then
     kill -TERM "${pid[$1]}" 2>/dev/null || true
@@ -56,8 +74,10 @@ stop_daemon() { # stop_daemon NAME: SIGTERM (it drains its writer and merges onc
   pid[$1]=""
 }
 cleanup() {
+  stop_sampler
   stop_daemon a
   stop_daemon b
+  "$top/scripts/pg-local" stop "$tmp/standby" >/dev/null 2>&1 || true
   "$top/scripts/pg-local" stop "$tmp/pg" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -71,6 +91,29 @@ export PGHOST=$pghost PGPORT=$pgport PGDATABASE=$pgdb PGUSER=$pguser
 sql() { "$pgbin/psql" -X -Atq -v ON_ERROR_STOP=1 -c "$1"; }
 echo "bench_scaleout: PostgreSQL $(sql 'SHOW server_version'), synchronous_commit=$(sql 'SHOW synchronous_commit')," \
   "fsync=$(sql 'SHOW fsync'), max_connections=$(sql 'SHOW max_connections')"
+
+# The standby, as tests/support/daemon.c makes it: initdb's pg_hba.conf trusts local replication,
+# and wal_level = replica, max_wal_senders = 10 are the defaults. It listens on a socket in its
+# own directory (the same port number), on no TCP port (listen_addresses = '' from pg-local).
+replica_line=""
+if [[ $replica == 1 ]]; then
+  mkdir "$tmp/standby"
+  as_pg=()
+  if [[ $(id -u) == 0 ]]; then
+    chown postgres: "$tmp/standby"
+    as_pg=(runuser -u postgres --)
+  fi
+  "${as_pg[@]}" "$pgbin/pg_basebackup" -D "$tmp/standby/data" -R -X stream -c fast -d "$url" \
+    >"$tmp/standby/basebackup.log" 2>&1 || { cat "$tmp/standby/basebackup.log" >&2; exit 1; }
+  cp "$tmp/pg/port" "$tmp/standby/port"
+  echo "unix_socket_directories = '$tmp/standby'" >>"$tmp/standby/data/postgresql.conf"
+  "$top/scripts/pg-local" start "$tmp/standby"
+  replica_url=$("$top/scripts/pg-local" url "$tmp/standby")
+  [[ $("$pgbin/psql" -X -Atq -h "$tmp/standby" -c 'SELECT pg_is_in_recovery()') == t ]] ||
+    { echo "bench_scaleout: the standby is not in recovery" >&2; exit 1; }
+  replica_line="read_database_url = $replica_url"
+  echo "bench_scaleout: a streaming standby in $tmp/standby is every daemon's read_database_url"
+fi
 
 free_port() {
   local p
@@ -96,6 +139,7 @@ migrations_dir = $top/migrations
 threads = $threads
 writer_connections = $writer_connections
 log_level = warn
+$replica_line
 CONF
 done
 setup_log="$tmp/setup.log"
@@ -122,6 +166,33 @@ echo "bench_scaleout: helplined a on :${port[a]} (pid ${pid[a]}), b on :${port[b
   "threads=$threads writer_connections=$writer_connections each; machine: $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# sample FILE [DELAY]: after DELAY seconds, every 0.5 s until stop_sampler, a line into FILE:
+# replica.lag_seconds, lag_bytes and database of daemon a's /healthz ("null" while unknown,
+# "- - unreachable" when /healthz did not answer within a second), then, as a cross-check,
+# PostgreSQL's own replay_lag of the standby (pg_stat_replication on the primary, seconds). The
+# primary's WAL position at the start and (stop_sampler end) at the end go to FILE.wal, for the
+# rate at which the load wrote WAL. Nothing without a replica.
+sample() {
+  [[ $replica == 1 ]] || return 0
+  sample_file=$1
+  (
+    sleep "${2:-0}"
+    echo "begin $(sql "SELECT pg_current_wal_lsn() - '0/0'") $(date +%s%N)" >>"$1.wal"
+    while :; do
+      t0=$(date +%s%N)
+      if h=$(curl -s --max-time 1 "http://127.0.0.1:${port[a]}/healthz"); then
+        line=$(jq -r '.replica | "\(.lag_seconds) \(.lag_bytes) \(.database)"' <<<"$h") || line="- - unreachable"
+      else
+        line="- - unreachable"
+      fi
+      echo "$line $(sql "SELECT coalesce(extract(epoch FROM max(replay_lag))::text, 'null') FROM pg_stat_replication")"
+      ms=$((($(date +%s%N) - t0) / 1000000))
+      ((ms >= 500)) || sleep "$(printf '0.%03d' $((500 - ms)))"
+    done
+  ) >>"$1" 2>/dev/null &
+  sampler=$!
+}
+
 rate_of() { sed -nE 's/^RESULT .* rate=([^ ]*).*/\1/p' <<<"$1"; }
 median() {
   tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g |
@@ -144,16 +215,20 @@ half=$((concurrency / 2))
 one_rates="" two_rates=""
 for round in $(seq "$rounds"); do
   echo "-- round $round of $rounds: one daemon, concurrency $concurrency (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  sample "$tmp/lag-one" "$warmup"
   out=$(loadgen_run "${port[a]}" "$concurrency" --seconds "$seconds" --warmup "$warmup")
+  stop_sampler end
   grep -v '^RESULT' <<<"$out"
   one_rates+="$(rate_of "$out") "
 
   echo "-- round $round of $rounds: two daemons, concurrency $half + $half"
+  sample "$tmp/lag-two" "$warmup"
   loadgen_run "${port[a]}" "$half" --seconds "$seconds" --warmup "$warmup" >"$tmp/run-a" &
   ga=$!
   loadgen_run "${port[b]}" "$half" --seconds "$seconds" --warmup "$warmup" >"$tmp/run-b" &
   gb=$!
   wait "$ga" && wait "$gb" || exit 1
+  stop_sampler end
   ra=$(rate_of "$(cat "$tmp/run-a")")
   rb=$(rate_of "$(cat "$tmp/run-b")")
   echo "  a: $(grep -v '^RESULT' "$tmp/run-a")"
@@ -167,11 +242,13 @@ deadlocks_before=$(sql "SELECT coalesce(deadlocks, 0) FROM pg_stat_database WHER
 log_deadlocks_before=$(grep -c 'deadlock detected' "$tmp/pg/server.log" || true)
 echo "-- double posting: $double_contacts contacts, each to a and b at once ($((2 * double_contacts)) requests)," \
   "$double_concurrency connection pairs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+sample "$tmp/lag-double"
 set +e
 double_out=$("$loadgen" --url "127.0.0.1:${port[a]}" --twin "127.0.0.1:${port[b]}" --token "$token" \
   --concurrency "$double_concurrency" --contacts "$double_contacts" --seconds 3600)
 double_rc=$?
 set -e
+stop_sampler end
 grep -v '^RESULT' <<<"$double_out"
 res=$(grep '^RESULT' <<<"$double_out" || true)
 field() { sed -nE "s/.* $1=([^ ]*).*/\1/p" <<<"$res"; }
@@ -206,6 +283,35 @@ echo "  answers with two ids: $(field id_mismatch)"
 echo "  contacts stored:      $stored of $double_contacts sent; sources stored twice: $doubled"
 echo "  deadlocks:            $deadlocks (pg_stat_database), $log_deadlocks 'deadlock detected' in the server log"
 echo "  statistics:           $stats_total contacts in the daily cells, $all_contacts contacts; $pending pending rows"
+if [[ $replica == 1 ]]; then
+  maximum() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | tail -1; }
+  echo "replica lag: /healthz of daemon a every 0.5 s while the load ran (after its warm-up); lag_seconds is a" \
+    "lower bound, 0.5 s below the truth at most (docs/scale-out.md); pg replay_lag: pg_stat_replication's, read" \
+    "at each sample; WAL: what the primary wrote per second meanwhile"
+  printf '%-34s %7s %7s %8s %8s %12s %12s %9s %8s %8s\n' phase samples unknown "s median" "s max" \
+    "bytes median" "bytes max" "pg median" "pg max" "WAL MB/s"
+  for phase in one:"one daemon, concurrency $concurrency" two:"two daemons, $half + $half" double:"double posting"; do
+    f="$tmp/lag-${phase%%:*}"
+    touch "$f" "$f.wal"
+    known=$(awk '$1 != "null" && $1 != "-"' "$f")
+    n=$(wc -l <"$f")
+    n_known=$(grep -c . <<<"$known" || true)
+    pg=$(awk '$4 != "null" { print $4 }' "$f" | tr '\n' ' ')
+    pg_median=- pg_max=-
+    [[ -z ${pg// /} ]] || { pg_median=$(printf '%.3f' "$(median "$pg")"); pg_max=$(printf '%.3f' "$(maximum "$pg")"); }
+    # begin/end pairs of FILE.wal: bytes over nanoseconds
+    wal=$(awk '$1 == "begin" { b = $2; t = $3 } $1 == "end" && t { bytes += $2 - b; ns += $3 - t; t = 0 }
+      END { if (ns > 0) printf "%.1f", bytes / (ns / 1e9) / 1e6; else print "-" }' "$f.wal")
+    if ((n_known > 0)); then
+      secs=$(awk '{ print $1 }' <<<"$known" | tr '\n' ' ')
+      bytes=$(awk '{ print $2 }' <<<"$known" | tr '\n' ' ')
+      printf '%-34s %7d %7d %8.3f %8.3f %12.0f %12.0f %9s %8s %8s\n' "${phase#*:}" "$n" "$((n - n_known))" \
+        "$(median "$secs")" "$(maximum "$secs")" "$(median "$bytes")" "$(maximum "$bytes")" "$pg_median" "$pg_max" "$wal"
+    else
+      printf '%-34s %7d %7d %8s %8s %12s %12s %9s %8s %8s\n' "${phase#*:}" "$n" "$n" - - - - "$pg_median" "$pg_max" "$wal"
+    fi
+  done
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ok=1
