@@ -632,6 +632,13 @@ Test(contacts_small, body_over_max_body_bytes_413)
         hl_testd_resp_t resp;
 
         hl_testd_do(&d, &req, &resp);
+        if (chunked) {
+            /* A chunked body passes the limit mid-stream: libmicrohttpd can answer only before the
+             * body or after all of it, so the connection is closed, unanswered (docs/http-api.md). */
+            cr_expect_eq(resp.status, 0, "chunked: %ld", resp.status);
+            hl_testd_resp_free(&resp);
+            continue;
+        }
         cr_expect_eq(resp.status, 413, "%s: %ld", chunked ? "chunked" : "Content-Length", resp.status);
         cr_expect_str_eq(it_str(resp.json, "error/code"), "too_large");
         hl_testd_resp_free(&resp);
