@@ -31,4 +31,10 @@ const char *hl_strerror(int err);
 /* Microseconds on the monotonic clock (for durations and deadlines, never for dates). */
 int64_t hl_monotonic_us(void);
 
+/* Little-endian integers in on-disk formats (spool segments, the frontend-tokens file). */
+void hl_le32_put(uint8_t *p, uint32_t v);
+uint32_t hl_le32_get(const uint8_t *p);
+void hl_le64_put(uint8_t *p, uint64_t v);
+uint64_t hl_le64_get(const uint8_t *p);
+
 #endif

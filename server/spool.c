@@ -106,30 +106,6 @@ struct map {
     mode_t mode;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static uint32_t crc(const void *p, size_t n)
 {
     return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n);
@@ -162,10 +138,10 @@ static bool parse_seg_name(const char *name, uint32_t *seq)
 
 static void encode_rec_header(uint8_t h[REC_HDR], const void *rec, uint32_t len)
 {
-    put32(h, REC_MAGIC);
-    put32(h + 4, len);
-    put32(h + 8, crc(rec, len));
-    put32(h + 12, crc(h, 12));
+    hl_le32_put(h, REC_MAGIC);
+    hl_le32_put(h + 4, len);
+    hl_le32_put(h + 8, crc(rec, len));
+    hl_le32_put(h + 12, crc(h, 12));
 }
 
 /* A complete, intact record starts at OFF: sets *LEN to its payload length. */
@@ -176,12 +152,12 @@ static bool rec_valid(const uint8_t *base, uint64_t size, uint64_t off, uint32_t
 
     if (off > size || size - off < REC_HDR)
         return false;
-    if (get32(h) != REC_MAGIC || get32(h + 12) != crc(h, 12))
+    if (hl_le32_get(h) != REC_MAGIC || hl_le32_get(h + 12) != crc(h, 12))
         return false;
-    n = get32(h + 4);
+    n = hl_le32_get(h + 4);
     if (n == 0 || n > HL_SPOOL_MAX_RECORD || size - off - REC_HDR < n)
         return false;
-    if (get32(h + 8) != crc(h + REC_HDR, n))
+    if (hl_le32_get(h + 8) != crc(h + REC_HDR, n))
         return false;
     *len = n;
     return true;
@@ -234,10 +210,10 @@ static enum hdr_state check_file_header(const uint8_t *base, uint64_t size, uint
 {
     if (size < FILE_HDR || memcmp(base, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
         return HDR_BAD;
-    *version = get32(base + 8);
+    *version = hl_le32_get(base + 8);
     if (*version != FILE_VERSION)
         return HDR_VERSION;
-    if (get32(base + 12) != seq)
+    if (hl_le32_get(base + 12) != seq)
         return HDR_BAD;
     return HDR_OK;
 }
@@ -381,14 +357,14 @@ static void load_checkpoint(hl_spool_t *sp)
         goto out;
     }
     n = pread(fd, buf, sizeof(buf), 0);
-    if (n != (ssize_t)CP_SIZE || memcmp(buf, CP_MAGIC, 8) != 0 || get32(buf + 8) != FILE_VERSION ||
-        get32(buf + 24) != crc(buf, 24) || get32(buf + 12) == 0) {
+    if (n != (ssize_t)CP_SIZE || memcmp(buf, CP_MAGIC, 8) != 0 || hl_le32_get(buf + 8) != FILE_VERSION ||
+        hl_le32_get(buf + 24) != crc(buf, 24) || hl_le32_get(buf + 12) == 0) {
         hl_log(HL_LOG_WARN, "spool: %s/%s: invalid checkpoint ignored; replaying every segment in full",
                sp->dir, CP_NAME);
         goto out;
     }
-    sp->cp_seq = get32(buf + 12);
-    sp->cp_off = get64(buf + 16);
+    sp->cp_seq = hl_le32_get(buf + 12);
+    sp->cp_off = hl_le64_get(buf + 16);
 out:
     if (fd >= 0)
         close(fd);
@@ -402,10 +378,10 @@ static int write_checkpoint(hl_spool_t *sp, uint32_t seq, uint64_t off)
     int fd = -1, rc = HL_EIO;
 
     memcpy(buf, CP_MAGIC, 8);
-    put32(buf + 8, FILE_VERSION);
-    put32(buf + 12, seq);
-    put64(buf + 16, off);
-    put32(buf + 24, crc(buf, 24));
+    hl_le32_put(buf + 8, FILE_VERSION);
+    hl_le32_put(buf + 12, seq);
+    hl_le64_put(buf + 16, off);
+    hl_le32_put(buf + 24, crc(buf, 24));
     fd = openat(sp->dirfd, CP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || write_all(fd, buf, sizeof(buf), 0) != 0 || fsync(fd) != 0) {
         hl_log(HL_LOG_WARN, "spool: %s/%s: cannot write: %s", sp->dir, CP_TMP_NAME, strerror(errno));
@@ -808,8 +784,8 @@ static int create_segment_locked(hl_spool_t *sp)
     sp->next_seq++;
     seg_name(name, seq);
     memcpy(hdr, FILE_MAGIC, sizeof(FILE_MAGIC));
-    put32(hdr + 8, FILE_VERSION);
-    put32(hdr + 12, seq);
+    hl_le32_put(hdr + 8, FILE_VERSION);
+    hl_le32_put(hdr + 12, seq);
     fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         hl_log(HL_LOG_ERROR, "spool: %s/%s: cannot create: %s", sp->dir, name, strerror(errno));

@@ -38,30 +38,6 @@ _Static_assert(PAYLOAD_MAX <= HL_CRYPTO_MAX_PLAINTEXT, "the list fits one envelo
 
 static const hl_crypto_ad_t file_ad = {"auth", HL_TOKENFILE_NAME, "1"};
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put64(uint8_t *p, int64_t v)
-{
-    put32(p, (uint32_t)(uint64_t)v);
-    put32(p + 4, (uint32_t)((uint64_t)v >> 32));
-}
-
-static int64_t get64(const uint8_t *p)
-{
-    return (int64_t)((uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32);
-}
-
 /* Fixed-size string fields, NUL-padded. */
 static void put_str(uint8_t *p, const char *s, size_t cap)
 {
@@ -83,9 +59,9 @@ static void put_entry(uint8_t *p, const hl_tokenfile_entry_t *e)
 {
     memcpy(p, e->selector, HL_CRYPTO_TOKEN_SELECTOR_BYTES);
     memcpy(p + 16, e->hash, HL_CRYPTO_TOKEN_HASH_BYTES);
-    put64(p + 48, e->validated_at);
-    put64(p + 56, e->principal.user_id);
-    put64(p + 64, e->principal.helpline_id);
+    hl_le64_put(p + 48, (uint64_t)e->validated_at);
+    hl_le64_put(p + 56, (uint64_t)e->principal.user_id);
+    hl_le64_put(p + 64, (uint64_t)e->principal.helpline_id);
     p[72] = (uint8_t)e->principal.role;
     put_str(p + OFF_NAME, e->principal.name, 65);
     put_str(p + OFF_CODE, e->principal.helpline_code, 33);
@@ -97,9 +73,9 @@ static bool get_entry(const uint8_t *p, hl_tokenfile_entry_t *e)
     memset(e, 0, sizeof(*e));
     memcpy(e->selector, p, HL_CRYPTO_TOKEN_SELECTOR_BYTES);
     memcpy(e->hash, p + 16, HL_CRYPTO_TOKEN_HASH_BYTES);
-    e->validated_at = get64(p + 48);
-    e->principal.user_id = get64(p + 56);
-    e->principal.helpline_id = get64(p + 64);
+    e->validated_at = (int64_t)hl_le64_get(p + 48);
+    e->principal.user_id = (int64_t)hl_le64_get(p + 56);
+    e->principal.helpline_id = (int64_t)hl_le64_get(p + 64);
     e->principal.role = (hl_role_t)p[72];
     return e->principal.role == HL_ROLE_FRONTEND && e->principal.user_id > 0 &&
            e->principal.helpline_id > 0 && get_str(e->principal.name, p + OFF_NAME, 65) &&
@@ -148,11 +124,11 @@ int hl_tokenfile_save(const char *dir, hl_crypto_keyring_t *kr, const hl_tokenfi
         rc = HL_ENOMEM;
         goto out;
     }
-    put32(payload, (uint32_t)n);
+    hl_le32_put(payload, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         put_entry(payload + 4 + i * ENTRY_BYTES, &entries[i]);
     memcpy(file, MAGIC, 8);
-    put32(file + 8, VERSION);
+    hl_le32_put(file + 8, VERSION);
     rc = hl_crypto_seal(kr, &file_ad, payload, plen, file + HEADER_BYTES, HL_CRYPTO_SEALED_LEN(plen), &flen);
     if (rc != HL_OK)
         goto out;
@@ -243,7 +219,7 @@ int hl_tokenfile_load(const char *dir, hl_crypto_keyring_t *kr, int64_t now, hl_
         return rc;
     rc = HL_EINVAL;
     if (flen < HEADER_BYTES + HL_CRYPTO_OVERHEAD + 4 || memcmp(file, MAGIC, 8) != 0 ||
-        get32(file + 8) != VERSION)
+        hl_le32_get(file + 8) != VERSION)
         goto out;
     payload = malloc(flen - HEADER_BYTES - HL_CRYPTO_OVERHEAD);
     if (payload == NULL) {
@@ -255,7 +231,7 @@ int hl_tokenfile_load(const char *dir, hl_crypto_keyring_t *kr, int64_t now, hl_
     if (rc != HL_OK)
         goto out;
     rc = HL_EINVAL;
-    count = get32(payload);
+    count = hl_le32_get(payload);
     if (plen < 4 || count > HL_TOKENFILE_MAX_ENTRIES || plen != 4 + count * ENTRY_BYTES)
         goto out;
     entries = calloc(count > 0 ? count : 1, sizeof(*entries));
