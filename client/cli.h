@@ -35,6 +35,7 @@ typedef int (*hl_cli_cmd_fn)(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_log(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_show(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_contacts(hl_cli_ctx_t *ctx, int argc, char **argv);
+int hl_cli_cmd_case(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_update(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_classify(hl_cli_ctx_t *ctx, int argc, char **argv);
 int hl_cli_cmd_taxonomy(hl_cli_ctx_t *ctx, int argc, char **argv);

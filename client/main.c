@@ -13,6 +13,7 @@ static const struct {
     {"log", hl_cli_cmd_log, "log a contact (--json FILE, flags, or an interactive form)"},
     {"show", hl_cli_cmd_show, "show a contact"},
     {"contacts", hl_cli_cmd_contacts, "list contacts (filters, pages)"},
+    {"case", hl_cli_cmd_case, "casework: new, show, list, note, refer, link, assign, status"},
     {"update", hl_cli_cmd_update, "change a contact you logged"},
     {"classify", hl_cli_cmd_classify, "terminology findings and suggested categories for a text"},
     {"taxonomy", hl_cli_cmd_taxonomy, "browse or search the categories and terms"},

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "util.h"
 
 #define HELPLINE  HL_TEST_BUILDDIR "/helpline"
 #define HELPLINED HL_TEST_BUILDDIR "/helplined"
@@ -799,6 +800,273 @@ Test(client, help_on_every_command)
         run_t r = run_prog(NULL, NULL, NULL, NULL, args);
         cr_expect_eq(r.status, 0, "%s %s: %s", cmds[i][0], cmds[i][1] ? cmds[i][1] : "", r.err);
         cr_expect(strstr(r.out, "usage: helpline") != NULL, "%s: %s", cmds[i][0], r.out);
+        run_free(&r);
+    }
+}
+
+/* ---- case ------------------------------------------------------------------------------------ */
+
+/* A contact of TOKEN's user posted through the API (source id SRC); its id into ID. */
+static void api_contact(const char *token, const char *src, char id[64])
+{
+    json_t *reply = NULL;
+
+    cr_assert_eq(it_post(&d, token, it_contact(src), &reply), 201);
+    snprintf(id, 64, "%s", it_str(reply, "id"));
+    json_decref(reply);
+}
+
+/* The 36 characters after MARK in S into ID. */
+static void id_after(const char *s, const char *mark, char id[64])
+{
+    const char *p = strstr(s, mark);
+
+    cr_assert_not_null(p, "no '%s' in: %s", mark, s);
+    cr_assert_eq(sscanf(p + strlen(mark), "%36[0-9a-f-]", id), 1, "%s", s);
+    cr_assert_eq(strlen(id), 36, "%s", id);
+}
+
+/* Runs helpline case ARGS... as TOKEN with INPUT on stdin; expects exit STATUS. */
+static run_t run_case(const char *token, const char *input, int status, const char *const *args)
+{
+    run_t r = run_cli(token, input, args);
+
+    cr_assert_eq(r.status, status, "%s %s: exit %d\nstdout: %s\nstderr: %s", args[0], args[1], r.status,
+                 r.out, r.err);
+    return r;
+}
+
+Test(client, case_new_note_refer_link_status_and_show)
+{
+    char k1[64], k2[64], id[64], rid[64], path[HL_TESTD_PATH_LEN + 16], line[256];
+    run_t r;
+
+    api_contact(d.tokens.counsellor, "cli-case-1", k1);
+    api_contact(d.tokens.counsellor, "cli-case-2", k2);
+    snprintf(path, sizeof(path), "%s/summary.txt", d.dir);
+    write_file(path, "Bullied at school since September; afraid to go back.\n", 0600);
+
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "Girl, 14, bullied", "--summary-file", path,
+                                       "--priority", "high", "--follow-up", "2020-01-10", "--contact", k1,
+                                       NULL});
+    id_after(r.out, "case opened: ", id);
+    cr_expect(strstr(r.out, "open, priority high, assigned to amina, follow-up 2020-01-10 00:00") != NULL,
+              "%s", r.out);
+    cr_expect(strstr(r.out, "Girl, 14") == NULL, "new prints no sealed text: %s", r.out);
+    run_free(&r);
+
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "note", id, "Spoke", "with", "her", "mother.", NULL});
+    cr_expect(strstr(r.out, "note added to case ") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, "The school counsellor will meet her\non Monday.\n", 0,
+                 (const char *const[]){"case", "note", id, "-", NULL});
+    run_free(&r);
+
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "refer", id, "--to", "child_protection", "--organisation",
+                                       "County CPO", "--details", "Home visit requested", NULL});
+    id_after(r.out, "referral ", rid);
+    cr_expect(strstr(r.out, " to child_protection: made") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "refer", id, rid, "--state", "accepted", NULL});
+    cr_expect(strstr(r.out, ": made -> accepted") != NULL, "%s", r.out);
+    run_free(&r);
+
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "link", id, k2, NULL});
+    snprintf(line, sizeof(line), "contact %s linked to case %s\n", k2, id);
+    cr_expect_str_eq(r.out, line);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "link", id, k2, NULL});
+    cr_expect(strstr(r.out, "already: nothing changed") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "unlink", id, k2, NULL});
+    cr_expect(strstr(r.out, "unlinked from case") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "status", id, "in_progress", NULL});
+    cr_expect(strstr(r.out, ": in_progress, priority high") != NULL, "%s", r.out);
+    run_free(&r);
+
+    /* the timeline, texts included, for its writer */
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "show", id, NULL});
+    static const char *const want[] = {
+        "label        Girl, 14, bullied\n",
+        "status       in_progress\n",
+        "follow-up    2020-01-10 00:00  ** overdue **\n",
+        "assigned to  amina\n",
+        "    Bullied at school since September; afraid to go back.\n",
+        "  amina  status    opened (open)\n",
+        "  amina  note\n    Spoke with her mother.\n",
+        "  amina  note\n    The school counsellor will meet her\n    on Monday.\n",
+        "  amina  referral  to child_protection, County CPO: made\n",
+        "    Home visit requested\n",
+        "  amina  referral  to child_protection, County CPO: made -> accepted\n",
+        "  amina  status    open -> in_progress\n"};
+    for (size_t i = 0; i < HL_ARRAY_LEN(want); i++)
+        cr_expect(strstr(r.out, want[i]) != NULL, "lacks '%s':\n%s", want[i], r.out);
+    snprintf(line, sizeof(line),
+             "  amina  contact   linked contact %s (phone, counselling, violence.bullying)\n", k1);
+    cr_expect(strstr(r.out, line) != NULL, "%s", r.out);
+    snprintf(line, sizeof(line),
+             "  amina  contact   unlinked contact %s (phone, counselling, violence.bullying)\n", k2);
+    cr_expect(strstr(r.out, line) != NULL, "%s", r.out);
+    snprintf(line, sizeof(line), "    referral %s\n", rid);
+    cr_expect(strstr(r.out, line) != NULL, "%s", r.out);
+    /* entries in order: the note before the referral, the link before the status change */
+    cr_expect(strstr(r.out, "Spoke with") < strstr(r.out, "County CPO: made\n"), "%s", r.out);
+    run_free(&r);
+
+    /* a supervisor sees the timeline without the texts */
+    r = run_case(d.tokens.supervisor, NULL, 0, (const char *const[]){"case", "show", id, NULL});
+    cr_expect(strstr(r.out, "label        (not shown to you)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "  amina  note      (not shown to you)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "  amina  referral  to child_protection: made -> accepted\n") != NULL, "%s",
+              r.out);
+    cr_expect(strstr(r.out, "Girl") == NULL && strstr(r.out, "Spoke") == NULL &&
+                  strstr(r.out, "County") == NULL && strstr(r.out, "Bullied") == NULL,
+              "%s", r.out);
+    run_free(&r);
+
+    /* --json is the server's reply */
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "show", id, "--json", NULL});
+    json_t *c = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(c, "%s", r.out);
+    cr_expect_str_eq(it_str(c, "label"), "Girl, 14, bullied");
+    cr_expect_eq(json_array_size(json_object_get(c, "timeline")), 9);
+    json_decref(c);
+    run_free(&r);
+}
+
+Test(client, case_list_json_table_and_filters)
+{
+    char a[64], b[64];
+    run_t r;
+
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "A", "--follow-up", "2020-02-01", NULL});
+    id_after(r.out, "case opened: ", a);
+    run_free(&r);
+    r = run_case(d.tokens.supervisor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "B", "--priority", "critical", NULL});
+    id_after(r.out, "case opened: ", b);
+    cr_expect(strstr(r.out, "assigned to nobody") != NULL, "%s", r.out);
+    run_free(&r);
+
+    /* --json: the server's page, newest first */
+    r = run_case(d.tokens.supervisor, NULL, 0, (const char *const[]){"case", "list", "--json", NULL});
+    json_t *page = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(page, "%s", r.out);
+    cr_assert_eq(json_array_size(json_object_get(page, "items")), 2, "%s", r.out);
+    cr_expect_str_eq(it_str(json_array_get(json_object_get(page, "items"), 0), "id"), b);
+    cr_expect_str_eq(it_str(json_array_get(json_object_get(page, "items"), 1), "id"), a);
+    cr_expect(json_is_null(json_object_get(page, "next_cursor")));
+    json_decref(page);
+    run_free(&r);
+
+    /* --all with pages of one: one JSON page per line */
+    r = run_case(d.tokens.supervisor, NULL, 0,
+                 (const char *const[]){"case", "list", "--limit", "1", "--all", "--json", NULL});
+    cr_expect(strstr(r.out, a) != NULL && strstr(r.out, b) != NULL, "%s", r.out);
+    cr_expect(strchr(r.out, '\n') != strrchr(r.out, '\n'), "two lines: %s", r.out);
+    run_free(&r);
+    /* one page of one in a table, with the cursor for the next */
+    r = run_case(d.tokens.supervisor, NULL, 0, (const char *const[]){"case", "list", "--limit", "1", NULL});
+    cr_expect(strstr(r.out, b) != NULL && strstr(r.out, a) == NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "More cases: the same command with --cursor ") != NULL, "%s", r.out);
+    run_free(&r);
+
+    /* filters: mine, overdue, priority; the table shows no label */
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "list", "--mine", "--overdue", NULL});
+    cr_expect(strstr(r.out, a) != NULL && strstr(r.out, b) == NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "2020-02-01 overdue") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "list", "--priority", "critical", "--status", "open", NULL});
+    cr_expect(strstr(r.out, b) != NULL && strstr(r.out, a) == NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "list", "--assigned-to", "none", NULL});
+    cr_expect(strstr(r.out, b) != NULL && strstr(r.out, a) == NULL, "%s", r.out);
+    run_free(&r);
+}
+
+Test(client, case_errors_exit_statuses_and_assign_me)
+{
+    char id[64], other[64], k[64];
+    run_t r;
+
+    api_contact(d.tokens.counsellor, "cli-case-err", k);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "X", "--contact", k, NULL});
+    id_after(r.out, "case opened: ", id);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "new", "--label", "Y", NULL});
+    id_after(r.out, "case opened: ", other);
+    run_free(&r);
+
+    /* 409: a forbidden move, and a contact in another case: exit 1 with the server's message */
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "status", id, "closed", NULL});
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 1, (const char *const[]){"case", "status", id, "closed", NULL});
+    cr_expect(strstr(r.err, "error: a case cannot move from closed to closed (/status)") != NULL, "%s",
+              r.err);
+    cr_expect_str_eq(r.out, "");
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 1, (const char *const[]){"case", "link", other, k, NULL});
+    cr_expect(strstr(r.err, "error: the contact is linked to another case") != NULL, "%s", r.err);
+    run_free(&r);
+    /* 403: another counsellor's note; 404: no such case */
+    r = run_case(d.tokens.counsellor2, NULL, 1, (const char *const[]){"case", "note", id, "hello", NULL});
+    cr_expect(strstr(r.err, "error: only the case's creator") != NULL, "%s", r.err);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 1,
+                 (const char *const[]){"case", "show", "00000000-0000-4000-8000-000000000000", NULL});
+    cr_expect(strstr(r.err, "error: no such case in this helpline") != NULL, "%s", r.err);
+    run_free(&r);
+
+    /* 2: bad arguments, before any request */
+    r = run_case(d.tokens.counsellor, NULL, 2, (const char *const[]){"case", "status", id, "done", NULL});
+    cr_expect(strstr(r.err, "usage: helpline case status") != NULL, "%s", r.err);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 2, (const char *const[]){"case", "frobnicate", NULL});
+    run_free(&r);
+
+    /* 3: no server */
+    r = run_prog(NULL, "http://127.0.0.1:1", d.tokens.counsellor, NULL,
+                 (const char *const[]){"case", "list", NULL});
+    cr_expect_eq(r.status, 3, "%s", r.err);
+    cr_expect(strstr(r.err, "cannot reach the server at http://127.0.0.1:1") != NULL, "%s", r.err);
+    run_free(&r);
+    r = run_prog(NULL, "http://127.0.0.1:1", d.tokens.counsellor, NULL,
+                 (const char *const[]){"case", "assign", id, "me", NULL});
+    cr_expect_eq(r.status, 3, "%s", r.err);
+    run_free(&r);
+
+    /* assign: nobody, then "me" (the caller's name found from their lists) */
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "assign", other, "none", NULL});
+    cr_expect(strstr(r.out, "assigned to nobody") != NULL, "%s", r.out);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "assign", other, "me", NULL});
+    cr_expect(strstr(r.out, "assigned to amina") != NULL, "%s", r.out);
+    run_free(&r);
+    /* the admin has neither cases nor contacts: "me" cannot be told, exit 2 */
+    r = run_case(d.tokens.admin, NULL, 2, (const char *const[]){"case", "assign", other, "me", NULL});
+    cr_expect(strstr(r.err, "give your name instead of 'me'") != NULL, "%s", r.err);
+    run_free(&r);
+
+    /* --help everywhere */
+    static const char *const helps[][4] = {{"case", "--help", NULL},
+                                           {"case", "new", "--help"},
+                                           {"case", "list", "--help"},
+                                           {"case", "refer", "--help"}};
+    for (size_t i = 0; i < HL_ARRAY_LEN(helps); i++) {
+        r = run_prog(NULL, NULL, NULL, NULL, helps[i]);
+        cr_expect_eq(r.status, 0, "%s %s", helps[i][0], helps[i][1]);
+        cr_expect(strstr(r.out, "usage: helpline case") != NULL, "%s", r.out);
         run_free(&r);
     }
 }

@@ -1,0 +1,227 @@
+/* helpline case SUBCOMMAND (api.md "Cases"): the requests of case_args.h, printed by case_view.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "case_args.h"
+#include "case_view.h"
+#include "cli.h"
+#include "contact.h"
+#include "record_args.h"
+
+/* The terminal's width for wrapped texts; 80 when the output is not a terminal. */
+static int out_width(FILE *out)
+{
+    struct winsize ws;
+
+    if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* GET PATH (a list of one item), the item's KEY into NAME; false when there is none. *STATUS
+ * is set when the server could not be reached (3), else left alone. */
+static bool name_from_list(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *path, const char *key,
+                           char *name, size_t cap, int *status)
+{
+    hl_cli_response_t resp = {0};
+    json_t *page = NULL;
+    const char *v;
+    int rc = hl_cli_api_request(api, "GET", path, NULL, NULL, 0, &resp);
+    bool found = false;
+
+    if (rc == HL_EIO) {
+        *status = hl_cli_api_report(api, ctx->err, rc, &resp);
+        goto out;
+    }
+    if (rc != HL_OK || resp.status != 200)
+        goto out;
+    page = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
+    v = json_string_value(json_object_get(json_array_get(json_object_get(page, "items"), 0), key));
+    if (v != NULL && strlen(v) < cap) {
+        strcpy(name, v);
+        found = true;
+    }
+out:
+    json_decref(page);
+    hl_cli_response_free(&resp);
+    return found;
+}
+
+/*
+ * "me" where the API wants a user name (assigned_to of POST and PATCH): the API has no
+ * request that names the caller, so the name is read from the caller's own lists, a case
+ * assigned to them or a contact they logged. Replaces BODY's assigned_to.
+ */
+static int resolve_me(hl_cli_ctx_t *ctx, hl_cli_api_t *api, json_t *body)
+{
+    char name[256];
+    int status = HL_CLI_EXIT_OK;
+
+    if (!name_from_list(ctx, api, "/v1/cases?assigned_to=me&limit=1", "assigned_to", name, sizeof(name),
+                        &status) &&
+        (status != HL_CLI_EXIT_OK || !name_from_list(ctx, api, "/v1/contacts?counsellor=me&limit=1",
+                                                     "counsellor", name, sizeof(name), &status))) {
+        if (status != HL_CLI_EXIT_OK)
+            return status;
+        return hl_cli_usage_error(ctx, NULL,
+                                  "case: cannot tell your user name from the server (no case is assigned to "
+                                  "you and no contact is yours): give your name instead of 'me'");
+    }
+    if (json_object_set_new(body, "assigned_to", json_string(name)) != 0)
+        return hl_cli_usage_error(ctx, NULL, "case: out of memory");
+    return HL_CLI_EXIT_OK;
+}
+
+/* One page of the list into *PAGE (printed when --json). */
+static int fetch_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const hl_cli_case_args_t *a, const char *cursor,
+                      json_t **page)
+{
+    hl_cli_response_t resp = {0};
+    char path[HL_CLI_CASE_PATH_MAX + 128];
+    int status, rc;
+
+    *page = NULL;
+    rc = hl_cli_case_page_path(a, cursor, path, sizeof(path));
+    if (rc != HL_OK)
+        return hl_cli_usage_error(ctx, NULL, "case list: %s",
+                                  rc == HL_EINVAL ? "cursor too long" : hl_strerror(rc));
+    rc = hl_cli_api_request(api, "GET", path, NULL, NULL, 0, &resp);
+    status = hl_cli_api_report(api, ctx->err, rc, &resp);
+    if (status != HL_CLI_EXIT_OK)
+        goto out;
+    *page = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
+    if (!json_is_array(json_object_get(*page, "items"))) {
+        fprintf(ctx->err, "error: the server's reply is not a list of cases\n");
+        json_decref(*page);
+        *page = NULL;
+        status = HL_CLI_EXIT_SERVER;
+        goto out;
+    }
+    if (a->json)
+        fprintf(ctx->out, "%.*s\n", (int)resp.len, resp.body);
+out:
+    hl_cli_response_free(&resp);
+    return status;
+}
+
+/* case list: one page, or every page with --all, in one table. */
+static int list(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const hl_cli_case_args_t *a)
+{
+    json_t *page = NULL, *all = json_array();
+    char *cursor = NULL;
+    int status = HL_CLI_EXIT_OK;
+
+    if (all == NULL || (a->cursor != NULL && (cursor = strdup(a->cursor)) == NULL)) {
+        status = hl_cli_usage_error(ctx, NULL, "case list: out of memory");
+        goto out;
+    }
+    do {
+        const char *next;
+        status = fetch_page(ctx, api, a, cursor, &page);
+        if (status != HL_CLI_EXIT_OK)
+            goto out;
+        if (json_array_extend(all, json_object_get(page, "items")) != 0) {
+            status = hl_cli_usage_error(ctx, NULL, "case list: out of memory");
+            goto out;
+        }
+        next = json_string_value(json_object_get(page, "next_cursor"));
+        if (next != NULL && cursor != NULL && strcmp(next, cursor) == 0) {
+            fprintf(ctx->err, "error: the server returned the same page twice\n");
+            status = HL_CLI_EXIT_SERVER;
+            goto out;
+        }
+        free(cursor);
+        cursor = next != NULL ? strdup(next) : NULL;
+        json_decref(page);
+        page = NULL;
+        if (next != NULL && cursor == NULL) {
+            status = hl_cli_usage_error(ctx, NULL, "case list: out of memory");
+            goto out;
+        }
+    } while (a->all && cursor != NULL);
+    if (!a->json) {
+        if (hl_cli_case_list_render(ctx->out, all, hl_cli_now_us()) != HL_OK) {
+            fprintf(ctx->err, "error: the server's reply is not a list of cases\n");
+            status = HL_CLI_EXIT_SERVER;
+            goto out;
+        }
+        if (cursor != NULL)
+            fprintf(ctx->out, "\nMore cases: the same command with --cursor %s (or --all).\n", cursor);
+    }
+out:
+    free(cursor);
+    json_decref(page);
+    json_decref(all);
+    return status;
+}
+
+/* Every other subcommand: one request, its reply printed. */
+static int one(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const hl_cli_case_args_t *a)
+{
+    hl_cli_response_t resp = {0};
+    json_t *reply = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int status, rc;
+
+    if (a->body != NULL) {
+        if ((text = json_dumps(a->body, JSON_COMPACT)) == NULL)
+            return hl_cli_usage_error(ctx, NULL, "case: out of memory");
+        len = strlen(text);
+    }
+    rc = hl_cli_api_request(api, a->method, a->path, NULL, text, len, &resp);
+    status = hl_cli_api_report(api, ctx->err, rc, &resp);
+    if (status != HL_CLI_EXIT_OK)
+        goto out;
+    reply = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
+    if (!json_is_object(reply)) {
+        fprintf(ctx->err, "error: the server's reply is not JSON (HTTP %ld)\n", resp.status);
+        status = HL_CLI_EXIT_SERVER;
+    } else if (a->json) {
+        fprintf(ctx->out, "%.*s\n", (int)resp.len, resp.body);
+    } else if (a->cmd == HL_CLI_CASE_SHOW) {
+        if (hl_cli_case_render(ctx->out, reply, hl_cli_now_us(), out_width(ctx->out)) != HL_OK) {
+            fprintf(ctx->err, "error: the server's reply is not a case\n");
+            status = HL_CLI_EXIT_SERVER;
+        }
+    } else {
+        hl_cli_case_print_result(ctx->out, a->cmd, reply, resp.status);
+    }
+out:
+    hl_contact_json_free(reply);
+    hl_cli_response_free(&resp);
+    hl_cli_wipe_free(text, len + 1);
+    return status;
+}
+
+int hl_cli_cmd_case(hl_cli_ctx_t *ctx, int argc, char **argv)
+{
+    hl_cli_case_args_t a;
+    hl_cli_api_t *api = NULL;
+    char err[512];
+    int status, rc = hl_cli_case_args_parse(ctx, argc, argv, hl_cli_now_us(), &a, err, sizeof(err));
+
+    if (rc == HL_EINVAL)
+        return hl_cli_usage_error(ctx, a.usage, "%s", err);
+    if (rc != HL_OK)
+        return hl_cli_usage_error(ctx, NULL, "%s", err);
+    if (a.help) {
+        fputs(a.usage, ctx->out);
+        status = HL_CLI_EXIT_OK;
+        goto out;
+    }
+    status = hl_cli_connect(ctx, &api);
+    if (status != HL_CLI_EXIT_OK)
+        goto out;
+    if (a.assign_me && (status = resolve_me(ctx, api, a.body)) != HL_CLI_EXIT_OK)
+        goto out;
+    status = a.cmd == HL_CLI_CASE_LIST ? list(ctx, api, &a) : one(ctx, api, &a);
+out:
+    hl_cli_api_free(api);
+    hl_cli_case_args_free(&a);
+    return status;
+}
