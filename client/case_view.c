@@ -483,3 +483,20 @@ void hl_cli_case_print_result(FILE *out, hl_cli_case_cmd_t cmd, json_t *reply, l
         break;
     }
 }
+
+void hl_cli_case_pick_label(json_t *c, int64_t now_us, char *buf, size_t cap)
+{
+    const char *label = str(c, "label"), *follow = str(c, "follow_up_at");
+    const char *due = hl_cli_case_due(follow, str(c, "status"), now_us);
+    char day[16];
+    int n;
+
+    n = snprintf(buf, cap, "%s  (%s, %s%s%s%s%s)", label != NULL ? label : or_dash(str(c, "id")),
+                 or_dash(str(c, "status")), or_dash(str(c, "priority")), follow != NULL ? ", follow-up " : "",
+                 follow != NULL ? short_time(follow, true, day, sizeof(day)) : "", due != NULL ? " " : "",
+                 due != NULL ? due : "");
+    for (char *p = buf; n > 0 && *p != '\0'; p++) {
+        if (is_control((unsigned char)*p))
+            *p = '?';
+    }
+}

@@ -41,4 +41,8 @@ int hl_cli_case_list_render(FILE *out, json_t *items, int64_t now_us) HL_MUSTCHE
  * contact was in the case already). */
 void hl_cli_case_print_result(FILE *out, hl_cli_case_cmd_t cmd, json_t *reply, long http_status);
 
+/* A case's line in a pick list: "LABEL  (status, priority, follow-up DAY[ due mark])", text
+ * made safe for the terminal, into BUF. */
+void hl_cli_case_pick_label(json_t *c, int64_t now_us, char *buf, size_t cap);
+
 #endif

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "case.h"
 #include "cli.h"
 #include "contact.h"
 #include "form.h"
@@ -47,6 +48,9 @@ static const char usage_log[] =
     "  --source-id ID           the record's id in your system (sending it twice stores it "
     "once)\n" RECORD_FLAGS "\nOptions:\n" HL_CLI_COMMON_OPTIONS;
 
+/* The open cases a new contact is offered to (the numbers stay one digit). */
+#define OFFER_MAX 9
+
 /* Prints the reply of POST /v1/contacts. */
 static void print_created(FILE *out, json_t *reply)
 {
@@ -63,7 +67,9 @@ static void print_created(FILE *out, json_t *reply)
     hl_cli_print_outcome(out, reply);
 }
 
-static int post(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *body, size_t len, bool print_json)
+/* POSTs the contact; CREATED gets its id when it was stored now (not spooled, not a duplicate). */
+static int post(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *body, size_t len, bool print_json,
+                char created[64])
 {
     hl_cli_response_t resp;
     json_t *reply = NULL;
@@ -82,9 +88,104 @@ static int post(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *body, size_t l
         fprintf(ctx->out, "%s\n", resp.body);
     else
         print_created(ctx->out, reply);
+    const char *id = json_string_value(json_object_get(reply, "id"));
+    if (resp.status == 201 && id != NULL && hl_case_uuid_valid(id, strlen(id)))
+        strcpy(created, id);
 out:
     json_decref(reply);
     hl_cli_response_free(&resp);
+    return status;
+}
+
+/* ITEMS' objects appended to ALL in created_at order, newest first (ALL is kept sorted). */
+static void merge_newest_first(json_t *all, json_t *items)
+{
+    json_t *item;
+    size_t i;
+
+    json_array_foreach(items, i, item)
+    {
+        const char *t = json_string_value(json_object_get(item, "created_at"));
+        int64_t at = 0, other;
+        size_t k = 0;
+        const char *id = json_string_value(json_object_get(item, "id"));
+        /* The id goes into a path: only a case id in text form. */
+        if (id == NULL || !hl_case_uuid_valid(id, strlen(id)) || t == NULL ||
+            !hl_contact_time_parse(t, strlen(t), &at))
+            continue;
+        for (; k < json_array_size(all); k++) {
+            const char *u = json_string_value(json_object_get(json_array_get(all, k), "created_at"));
+            if (hl_contact_time_parse(u, strlen(u), &other) && other < at)
+                break;
+        }
+        json_array_insert(all, k, item);
+    }
+}
+
+/*
+ * The form's contact was stored as CONTACT_ID: offers the counsellor's open cases (open or in
+ * progress, assigned to them; the newest OFFER_MAX) by their labels, and links the contact to
+ * the one picked. Reading a label is reading the case (GET /v1/cases/{id}, audited).
+ */
+static int offer_link(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *contact_id)
+{
+    static const char *const statuses[] = {"open", "in_progress"};
+    json_t *mine = json_array(), *offered = json_array(), *page = NULL, *c;
+    char path[160];
+    size_t i;
+    int status = HL_CLI_EXIT_OK, choice = -1;
+
+    if (mine == NULL || offered == NULL) {
+        status = hl_cli_usage_error(ctx, NULL, "log: out of memory");
+        goto out;
+    }
+    for (i = 0; i < HL_ARRAY_LEN(statuses); i++) {
+        snprintf(path, sizeof(path), "/v1/cases?status=%s&assigned_to=me&limit=%d", statuses[i], OFFER_MAX);
+        status = hl_cli_api_json(api, ctx->err, "GET", path, NULL, &page);
+        if (status != HL_CLI_EXIT_OK)
+            goto out;
+        merge_newest_first(mine, json_object_get(page, "items"));
+        json_decref(page);
+        page = NULL;
+    }
+    json_array_foreach(mine, i, c)
+    {
+        json_t *full = NULL;
+        if (i == OFFER_MAX)
+            break;
+        snprintf(path, sizeof(path), "/v1/cases/%s", json_string_value(json_object_get(c, "id")));
+        status = hl_cli_api_json(api, ctx->err, "GET", path, NULL, &full);
+        if (status != HL_CLI_EXIT_OK)
+            goto out;
+        /* Only what the pick list shows: the summary and the timeline are wiped at once. */
+        hl_contact_json_wipe(json_object_get(full, "summary"));
+        hl_contact_json_wipe(json_object_get(full, "timeline"));
+        json_object_del(full, "summary");
+        json_object_del(full, "timeline");
+        if (json_array_append_new(offered, full) != 0) {
+            status = hl_cli_usage_error(ctx, NULL, "log: out of memory");
+            goto out;
+        }
+    }
+    if (hl_cli_form_offer_case(stdin, ctx->out, offered, hl_cli_now_us(), &choice) != HL_OK) {
+        status = hl_cli_usage_error(ctx, NULL, "log: out of memory");
+        goto out;
+    }
+    if (choice < 0)
+        goto out;
+    c = json_array_get(offered, (size_t)choice);
+    snprintf(path, sizeof(path), "/v1/cases/%s/contacts/%s", json_string_value(json_object_get(c, "id")),
+             contact_id);
+    status = hl_cli_api_json(api, ctx->err, "PUT", path, NULL, NULL);
+    if (status == HL_CLI_EXIT_OK)
+        fprintf(ctx->out, "linked to case %s\n", json_string_value(json_object_get(c, "id")));
+out:
+    if (status != HL_CLI_EXIT_OK)
+        fprintf(ctx->err, "the contact is stored; link it with 'helpline case link CASE_ID %s'\n",
+                contact_id);
+    json_decref(page);
+    json_decref(mine);
+    hl_contact_json_free(offered);
     return status;
 }
 
@@ -114,7 +215,7 @@ int hl_cli_cmd_log(hl_cli_ctx_t *ctx, int argc, char **argv)
     hl_cli_record_args_t a = {0};
     hl_cli_api_t *api = NULL;
     json_t *form_body = NULL;
-    char err[512], *text = NULL;
+    char err[512], *text = NULL, created[64] = "";
     size_t len = 0;
     int status, rc = hl_cli_record_args_parse(ctx, argc, argv, false, hl_cli_now_us(), &a, err, sizeof(err));
 
@@ -161,7 +262,9 @@ int hl_cli_cmd_log(hl_cli_ctx_t *ctx, int argc, char **argv)
         }
         len = strlen(text);
     }
-    status = post(ctx, api, text, len, a.print_json);
+    status = post(ctx, api, text, len, a.print_json, created);
+    if (status == HL_CLI_EXIT_OK && form_body != NULL && created[0] != '\0')
+        status = offer_link(ctx, api, created);
 out:
     hl_cli_wipe_free(text, len + 1);
     hl_contact_json_free(form_body);

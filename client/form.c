@@ -7,6 +7,7 @@
 
 #include <sodium/utils.h>
 
+#include "case_view.h"
 #include "contact.h"
 #include "record_args.h"
 
@@ -529,6 +530,39 @@ int hl_cli_form_run(FILE *in, FILE *out, json_t *taxonomy, int64_t now_us, json_
     }
     text_free(&f.phone);
     text_free(&f.summary);
+    text_free(&f.line);
+    return rc;
+}
+
+int hl_cli_form_offer_case(FILE *in, FILE *out, json_t *cases, int64_t now_us, int *choice)
+{
+    form_t f = {.in = in, .out = out};
+    json_t *offered = NULL, *c;
+    char label[1024];
+    size_t i;
+    int rc = HL_ENOMEM;
+
+    *choice = -1;
+    if (json_array_size(cases) == 0)
+        return HL_OK;
+    if ((offered = json_array()) == NULL)
+        return rc;
+    /* pick() shows "code" after each "label": the case id tells two alike labels apart. */
+    json_array_foreach(cases, i, c)
+    {
+        hl_cli_case_pick_label(c, now_us, label, sizeof(label));
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_t *o = json_pack("{s:s, s:s}", "code", id != NULL ? id : "?", "label", label);
+        sodium_memzero(label, sizeof(label));
+        if (o == NULL || json_array_append_new(offered, o) != 0)
+            goto out;
+    }
+    int v = pick(&f, "Link this contact to one of your open cases?", (int)json_array_size(offered), json_code,
+                 offered, json_label, -1, true, true);
+    *choice = v >= 0 ? v : -1;
+    rc = HL_OK;
+out:
+    hl_contact_json_free(offered);
     text_free(&f.line);
     return rc;
 }

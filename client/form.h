@@ -24,4 +24,12 @@
  */
 int hl_cli_form_run(FILE *in, FILE *out, json_t *taxonomy, int64_t now_us, json_t **body) HL_MUSTCHECK;
 
+/*
+ * After the form's contact was stored: offers to link it to one of CASES (objects with the
+ * "id", "label", "status", "priority" and "follow_up_at" of GET /v1/cases/{id}), a numbered
+ * list of labels; Enter skips. *CHOICE gets the index picked, or -1 (skipped, or IN ended).
+ * HL_ENOMEM.
+ */
+int hl_cli_form_offer_case(FILE *in, FILE *out, json_t *cases, int64_t now_us, int *choice) HL_MUSTCHECK;
+
 #endif

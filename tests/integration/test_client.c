@@ -1070,3 +1070,103 @@ Test(client, case_errors_exit_statuses_and_assign_me)
         run_free(&r);
     }
 }
+
+/* Runs "helpline log" on a pseudo-terminal as TOKEN with ANSWERS typed; the screen. */
+static char *log_on_a_terminal(const char *token, const char *answers, int *status)
+{
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setenv("HELPLINE_URL", d.url, 1);
+        setenv("HELPLINE_TOKEN", token, 1);
+        setenv("HOME", d.dir, 1);
+        execl(HELPLINE, HELPLINE, "log", (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_eq(write(master, answers, strlen(answers)), (ssize_t)strlen(answers));
+    char *screen = calloc(1, 1 << 20);
+    size_t len = 0;
+    double deadline = hl_testd_now() + 30;
+    while (hl_testd_now() < deadline) {
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        ssize_t n = read(master, screen + len, (1 << 20) - 1 - len);
+        if (n <= 0)
+            break; /* EIO once the child has exited */
+        len += (size_t)n;
+    }
+    if (waitpid(pid, status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, status, 0);
+    }
+    close(master);
+    return screen;
+}
+
+Test(client, case_log_form_offers_the_counsellors_open_cases)
+{
+    char mine[64], progress[64], theirs[64], contact[64];
+    run_t r;
+    int status;
+
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "Mine open", NULL});
+    id_after(r.out, "case opened: ", mine);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "Mine in progress", "--follow-up",
+                                       "2020-01-01", NULL});
+    id_after(r.out, "case opened: ", progress);
+    run_free(&r);
+    r = run_case(d.tokens.counsellor, NULL, 0,
+                 (const char *const[]){"case", "status", progress, "in_progress", NULL});
+    run_free(&r);
+    r = run_case(d.tokens.counsellor2, NULL, 0,
+                 (const char *const[]){"case", "new", "--label", "Not mine", NULL});
+    id_after(r.out, "case opened: ", theirs);
+    run_free(&r);
+
+    /* channel 1, type 4 (silent: nothing more), submit; then the offer: the newest first, so
+     * 1 is "Mine in progress" */
+    char *screen = log_on_a_terminal(d.tokens.counsellor, "1\n4\ns\n1\n", &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x; screen:\n%s", (unsigned)status,
+              screen);
+    cr_expect(strstr(screen, "Link this contact to one of your open cases?") != NULL, "%s", screen);
+    cr_expect(strstr(screen, " 1) Mine in progress  (in_progress, normal, follow-up 2020-01-01 overdue)") !=
+                  NULL,
+              "%s", screen);
+    cr_expect(strstr(screen, " 2) Mine open  (open, normal)") != NULL, "%s", screen);
+    cr_expect(strstr(screen, "Not mine") == NULL, "%s", screen);
+    id_after(screen, "stored: ", contact);
+    char line[128];
+    snprintf(line, sizeof(line), "linked to case %s", progress);
+    cr_expect(strstr(screen, line) != NULL, "%s", screen);
+    free(screen);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"case", "show", progress, NULL});
+    snprintf(line, sizeof(line), "linked contact %s (phone, silent)", contact);
+    cr_expect(strstr(r.out, line) != NULL, "%s", r.out);
+    run_free(&r);
+
+    /* Enter skips: the contact stays in no case */
+    screen = log_on_a_terminal(d.tokens.counsellor, "1\n4\ns\n\n", &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x; screen:\n%s", (unsigned)status,
+              screen);
+    cr_expect(strstr(screen, "Link this contact") != NULL && strstr(screen, "linked to case") == NULL, "%s",
+              screen);
+    id_after(screen, "stored: ", contact);
+    free(screen);
+    r = run_case(d.tokens.counsellor, NULL, 0, (const char *const[]){"contacts", "--case", "none", NULL});
+    cr_expect(strstr(r.out, contact) != NULL, "%s", r.out);
+    run_free(&r);
+
+    /* a counsellor with no open case is not asked */
+    screen = log_on_a_terminal(d.tokens.za_counsellor, "1\n4\ns\n", &status);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x; screen:\n%s", (unsigned)status,
+              screen);
+    cr_expect(strstr(screen, "stored: ") != NULL && strstr(screen, "Link this contact") == NULL, "%s",
+              screen);
+    free(screen);
+}

@@ -101,3 +101,69 @@ Test(client_form, quit_and_end_of_input_send_nothing)
     cr_expect_null(body);
     free(transcript);
 }
+
+/* The offer after a stored contact: link it to one of the counsellor's open cases. */
+static int offer(const char *answers, json_t *cases, int *choice, char **transcript)
+{
+    char *copy = strdup(answers);
+    FILE *in = copy[0] != '\0' ? fmemopen(copy, strlen(copy), "r") : fopen("/dev/null", "r");
+    size_t len = 0;
+    FILE *out = open_memstream(transcript, &len);
+    int rc = hl_cli_form_offer_case(in, out, cases, 1795341600LL * 1000000, choice);
+
+    fclose(in);
+    free(copy);
+    fclose(out);
+    return rc;
+}
+
+Test(client_form, offer_to_link_a_case)
+{
+    json_t *cases = json_loads(
+        "[{\"id\":\"c0000000-0000-4000-8000-000000000001\",\"label\":\"Girl, 14, bullied\\u001b[2J\","
+        "\"status\":\"open\",\"priority\":\"high\",\"follow_up_at\":\"2026-11-21T00:00:00Z\"},"
+        "{\"id\":\"c0000000-0000-4000-8000-000000000002\",\"label\":\"Boy, 9, runaway\","
+        "\"status\":\"in_progress\",\"priority\":\"normal\",\"follow_up_at\":null}]",
+        0, NULL);
+    char *transcript = NULL;
+    int choice = 7;
+
+    cr_assert_not_null(cases);
+    cr_assert_eq(offer("2\n", cases, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, 1);
+    cr_expect(strstr(transcript, "Link this contact to one of your open cases?") != NULL, "%s", transcript);
+    cr_expect(strstr(transcript, " 1) Girl, 14, bullied?[2J  (open, high, follow-up 2026-11-21 overdue)  "
+                                 "(c0000000-0000-4000-8000-000000000001)") != NULL,
+              "%s", transcript);
+    cr_expect(strstr(transcript,
+                     " 2) Boy, 9, runaway  (in_progress, normal)  (c0000000-0000-4000-8000-000000000002)") !=
+                  NULL,
+              "%s", transcript);
+    cr_expect(strchr(transcript, '\033') == NULL, "%s", transcript);
+    cr_expect(strstr(transcript, "[Enter: skip]") != NULL, "%s", transcript);
+    free(transcript);
+
+    /* Enter skips; a wrong number is asked again; the id picks too; end of input skips */
+    cr_assert_eq(offer("\n", cases, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, -1);
+    free(transcript);
+    cr_assert_eq(offer("3\n1\n", cases, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, 0);
+    cr_expect(strstr(transcript, "please type a number from 1 to 2") != NULL, "%s", transcript);
+    free(transcript);
+    cr_assert_eq(offer("c0000000-0000-4000-8000-000000000002\n", cases, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, 1);
+    free(transcript);
+    cr_assert_eq(offer("", cases, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, -1);
+    free(transcript);
+    json_decref(cases);
+
+    /* no open case: nothing is asked */
+    json_t *none = json_array();
+    cr_assert_eq(offer("1\n", none, &choice, &transcript), HL_OK);
+    cr_expect_eq(choice, -1);
+    cr_expect_str_eq(transcript, "");
+    free(transcript);
+    json_decref(none);
+}
