@@ -461,14 +461,13 @@ static void set_path(hl_cli_case_args_t *a, const char *tail)
              a->sub_id != NULL ? a->sub_id : "");
 }
 
-/* The body's assigned_to: NAME, or null for "none"; "me" is resolved before sending. */
+/* The body's assigned_to: NAME, "me" (the server knows who that is), or null for "none". */
 static int set_assignee(hl_cli_case_args_t *a, const char *name, char *err, size_t errlen)
 {
     if (name[0] == '\0') {
         seterr(err, errlen, "give a user name, me or none");
         return HL_EINVAL;
     }
-    a->assign_me = strcmp(name, "me") == 0;
     if (strcmp(name, "none") == 0)
         return json_object_set_new(a->body, "assigned_to", json_null()) == 0 ? HL_OK : HL_ENOMEM;
     return set_text(a->body, "assigned_to", "the user name", name, strlen(name), err, errlen) ? HL_OK

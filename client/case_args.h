@@ -43,10 +43,9 @@ typedef struct hl_cli_case_args {
     json_t *body;                    /* the request body, or NULL; holds sensitive text */
     const char *case_id;             /* the case operand, or NULL (new, list) */
     const char *sub_id;              /* the contact or referral operand, or NULL */
-    bool assign_me;     /* the body's assigned_to is "me": the caller's name goes in before sending */
-    const char *cursor; /* list --cursor, or NULL */
-    bool all;           /* list --all: follow next_cursor to the end */
-    bool json;          /* --json: print the server's replies as they are */
+    const char *cursor;              /* list --cursor, or NULL */
+    bool all;                        /* list --all: follow next_cursor to the end */
+    bool json;                       /* --json: print the server's replies as they are */
     bool help;
 } hl_cli_case_args_t;
 

@@ -22,60 +22,6 @@ static int out_width(FILE *out)
     return 80;
 }
 
-/* GET PATH (a list of one item), the item's KEY into NAME; false when there is none. *STATUS
- * is set when the server could not be reached (3), else left alone. */
-static bool name_from_list(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *path, const char *key,
-                           char *name, size_t cap, int *status)
-{
-    hl_cli_response_t resp = {0};
-    json_t *page = NULL;
-    const char *v;
-    int rc = hl_cli_api_request(api, "GET", path, NULL, NULL, 0, &resp);
-    bool found = false;
-
-    if (rc == HL_EIO) {
-        *status = hl_cli_api_report(api, ctx->err, rc, &resp);
-        goto out;
-    }
-    if (rc != HL_OK || resp.status != 200)
-        goto out;
-    page = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
-    v = json_string_value(json_object_get(json_array_get(json_object_get(page, "items"), 0), key));
-    if (v != NULL && strlen(v) < cap) {
-        strcpy(name, v);
-        found = true;
-    }
-out:
-    json_decref(page);
-    hl_cli_response_free(&resp);
-    return found;
-}
-
-/*
- * "me" where the API wants a user name (assigned_to of POST and PATCH): the API has no
- * request that names the caller, so the name is read from the caller's own lists, a case
- * assigned to them or a contact they logged. Replaces BODY's assigned_to.
- */
-static int resolve_me(hl_cli_ctx_t *ctx, hl_cli_api_t *api, json_t *body)
-{
-    char name[256];
-    int status = HL_CLI_EXIT_OK;
-
-    if (!name_from_list(ctx, api, "/v1/cases?assigned_to=me&limit=1", "assigned_to", name, sizeof(name),
-                        &status) &&
-        (status != HL_CLI_EXIT_OK || !name_from_list(ctx, api, "/v1/contacts?counsellor=me&limit=1",
-                                                     "counsellor", name, sizeof(name), &status))) {
-        if (status != HL_CLI_EXIT_OK)
-            return status;
-        return hl_cli_usage_error(ctx, NULL,
-                                  "case: cannot tell your user name from the server (no case is assigned to "
-                                  "you and no contact is yours): give your name instead of 'me'");
-    }
-    if (json_object_set_new(body, "assigned_to", json_string(name)) != 0)
-        return hl_cli_usage_error(ctx, NULL, "case: out of memory");
-    return HL_CLI_EXIT_OK;
-}
-
 /* One page of the list into *PAGE (printed when --json). */
 static int fetch_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const hl_cli_case_args_t *a, const char *cursor,
                       json_t **page)
@@ -216,8 +162,6 @@ int hl_cli_cmd_case(hl_cli_ctx_t *ctx, int argc, char **argv)
     }
     status = hl_cli_connect(ctx, &api);
     if (status != HL_CLI_EXIT_OK)
-        goto out;
-    if (a.assign_me && (status = resolve_me(ctx, api, a.body)) != HL_CLI_EXIT_OK)
         goto out;
     status = a.cmd == HL_CLI_CASE_LIST ? list(ctx, api, &a) : one(ctx, api, &a);
 out:

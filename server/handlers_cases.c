@@ -219,6 +219,18 @@ static bool resolve_assignee(ctx_t *x, const hl_case_input_t *in, int64_t *out)
     *out = 0;
     if (in->has_assigned_to != HL_CONTACT_SET)
         return true;
+    if (strcmp(in->assigned_to, "me") == 0) {
+        /* the caller, as in the list's filter (a user named "me" is assigned by its id's owner) */
+        if (x->who->role != HL_ROLE_COUNSELLOR && x->who->role != HL_ROLE_ADMIN) {
+            hl_http_reply_error(
+                x->req, 400, "invalid_field",
+                "assigned_to \"me\" needs a counsellor or an admin: cases are assigned to them",
+                "/assigned_to");
+            return false;
+        }
+        *out = x->who->user_id;
+        return true;
+    }
     rc = hl_cases_user(x->conn, x->who->helpline_id, in->assigned_to, out, role, &revoked);
     if (rc == HL_ENOTFOUND ||
         (rc == HL_OK && (revoked || (strcmp(role, "counsellor") != 0 && strcmp(role, "admin") != 0)))) {
