@@ -266,6 +266,23 @@ static int check_table_input(const hl_report_table_t *tb, hl_report_error_t *err
     return HL_OK;
 }
 
+/* Carries PRESET's suppressed cells and withheld totals over to T (same shape). */
+static int preset_table(hl_disclosure_table_t *t, const hl_disclosure_table_t *preset)
+{
+    if (preset->ndims != t->ndims || memcmp(preset->dims, t->dims, t->ndims * sizeof(t->dims[0])) != 0)
+        return HL_EINVAL;
+    for (size_t c = 0; c < t->ncells; c++)
+        if (hl_disclosure_suppressed(preset, c))
+            t->state[c] = HL_DISCLOSURE_UNKNOWN;
+    for (size_t d = 0; d < t->ndims; d++)
+        for (size_t l = 0; l < t->nlines[d]; l++)
+            if (preset->line_withheld[d][l])
+                hl_disclosure_withhold_line(t, d, l);
+    if (preset->total_withheld)
+        hl_disclosure_withhold_total(t);
+    return HL_OK;
+}
+
 int hl_report_build(const hl_report_input_t *in, json_t **out, hl_report_error_t *err)
 {
     json_t *doc = NULL, *tables;
@@ -338,6 +355,10 @@ int hl_report_build(const hl_report_input_t *in, json_t **out, hl_report_error_t
             }
             r.t->counts[c] = tb->counts[c];
             r.total += tb->counts[c];
+        }
+        if (tb->preset && preset_table(r.t, tb->preset) < 0) {
+            seterr(err, "table %s: the preset has another shape", tb->name);
+            goto out; /* rc is HL_EINVAL */
         }
         rc = hl_disclosure_apply(r.t, in->k);
         if (rc < 0) {
@@ -1092,38 +1113,31 @@ static int merge_table(rtab_t *m, rtab_t *const *in, size_t n, size_t ti, uint64
     rc = hl_disclosure_table_new(m->ndims, m->nvals, &m->t);
     if (rc < 0)
         return rc;
+    /* Cells suppressed in any input are unknown, totals withheld in any input withheld. */
     for (size_t i = 0; i < n; i++) {
-        const hl_disclosure_table_t *t = in[i][ti].t;
+        const rtab_t *part = &in[i][ti];
 
-        for (size_t c = 0; c < t->ncells; c++) {
-            if (hl_disclosure_suppressed(t, c))
-                m->t->state[c] = HL_DISCLOSURE_UNKNOWN;
-            m->t->counts[c] += hl_disclosure_suppressed(t, c) ? 0 : t->counts[c];
-            if (m->t->counts[c] > HL_REPORT_COUNT_MAX) {
-                seterr(err, "table %s: sum too large", m->name);
-                return HL_EINVAL;
-            }
+        if (hl_disclosure_add(m->t, part->t, SIZE_MAX, 0) < 0) {
+            seterr(err, "table %s: sum too large", m->name);
+            return HL_EINVAL;
         }
-        for (size_t d = 0; d < m->ndims && m->ndims > 1; d++)
-            for (size_t l = 0; l < t->nlines[d]; l++)
-                if (t->line_withheld[d][l])
-                    hl_disclosure_withhold_line(m->t, d, l);
-        if (t->total_withheld)
+        if (part->t->total_withheld)
             total_known = false;
         else
-            m->total += in[i][ti].total;
+            m->total += part->total;
         if (m->total > HL_REPORT_COUNT_MAX) {
             seterr(err, "table %s: sum too large", m->name);
             return HL_EINVAL;
         }
     }
-    for (size_t c = 0; c < m->t->ncells; c++)
-        if (m->t->state[c] == HL_DISCLOSURE_UNKNOWN)
-            m->t->counts[c] = 0;
-    if (!total_known) {
-        hl_disclosure_withhold_total(m->t);
-        m->total = 0;
+    for (size_t c = 0; c < m->t->ncells; c++) {
+        if (m->t->counts[c] > HL_REPORT_COUNT_MAX) {
+            seterr(err, "table %s: sum too large", m->name);
+            return HL_EINVAL;
+        }
     }
+    if (!total_known)
+        m->total = 0;
     rc = hl_disclosure_apply(m->t, k);
     if (rc < 0)
         seterr(err, "table %s: disclosure control failed (%s)", m->name, hl_strerror(rc));

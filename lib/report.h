@@ -68,6 +68,11 @@ typedef struct hl_report_table {
     size_t ndims;     /* 1..HL_DISCLOSURE_MAX_DIMS */
     hl_report_dim_t dims[HL_DISCLOSURE_MAX_DIMS];
     const uint64_t *counts; /* product of nvalues counts, row-major, each <= HL_REPORT_COUNT_MAX */
+    /* NULL, or a table of the same shape whose suppressed cells (UNKNOWN here), withheld line
+     * totals and withheld grand total are carried over before disclosure control: a table made
+     * of parts protected on their own (hl_disclosure_add; the daemon's monthly slices). COUNTS
+     * stay the exact counts, so the total is the true one where it is published. */
+    const hl_disclosure_table_t *preset;
 } hl_report_table_t;
 
 typedef struct hl_report_input {

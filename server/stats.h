@@ -1,8 +1,8 @@
 /*
  * Statistics from the rollup (stats_daily): dense count tables over the dimensions of
  * api.md's GET /v1/stats, for the stats endpoint and the quarterly report. Cost grows with
- * the number of cells, not of contacts. Nothing here applies disclosure control: callers
- * pass every table through lib/disclosure before anything leaves the daemon.
+ * the number of cells, not of contacts; every query is bounded before any work
+ * (hl_stats_plan). Tables leave the daemon only through hl_stats_protect.
  */
 #ifndef HL_STATS_H
 #define HL_STATS_H
@@ -31,14 +31,40 @@ typedef enum {
 const char *hl_stat_dim_name(hl_stat_dim_t d);
 bool hl_stat_dim_parse(const char *s, hl_stat_dim_t *out) HL_MUSTCHECK;
 
+/* Bounds every query is checked against before any work (hl_stats_plan). */
+#define HL_STATS_MAX_MONTHS     1200      /* calendar months a range may touch: 100 years */
+#define HL_STATS_MAX_SLICE_WORK (1 << 18) /* sliced: helplines x months x cells of a slice */
+
 typedef struct hl_stats_query {
-    const int64_t *helplines; /* helpline ids to add up */
+    const int64_t *helplines; /* helpline ids to add up, ascending */
     size_t n_helplines;
     char from[11], to[11]; /* YYYY-MM-DD, inclusive, valid dates, from <= to */
     size_t ndims;          /* 1..HL_DISCLOSURE_MAX_DIMS, distinct */
     hl_stat_dim_t dims[HL_DISCLOSURE_MAX_DIMS];
     bool counselling_only; /* contact types counselling, information, referral */
+    /* For users without row-level access (design.md invariant 9, docs/http-api.md): counted per
+     * helpline and calendar month (a slice), each slice protected on its own and the answer
+     * made of their sums (hl_stats_protect). FROM..TO must then be whole months. */
+    bool sliced;
 } hl_stats_query_t;
+
+/* The size of a query's answer, known before anything is fetched. */
+typedef struct hl_stats_plan {
+    size_t months;      /* calendar months FROM..TO touches */
+    size_t cells;       /* the answer: product of the dimension sizes */
+    size_t slices;      /* sliced: helplines x months; else 1 */
+    size_t slice_cells; /* sliced: cells of a slice (the dimensions without month); else cells */
+} hl_stats_plan_t;
+
+/*
+ * Checks Q against the bounds, from the sizes of the vocabularies alone (taxonomy codes, the
+ * fixed lists, the months of the range): HL_EINVAL with *FIELD the query parameter to blame,
+ * "to" for a range over HL_STATS_MAX_MONTHS months or a sliced query over
+ * HL_STATS_MAX_SLICE_WORK (helplines x months x slice cells), "by" for more than
+ * HL_DISCLOSURE_MAX_CELLS cells. Constant work per dimension, plus the taxonomy's size.
+ */
+int hl_stats_plan(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stats_plan_t *out,
+                  const char **field) HL_MUSTCHECK;
 
 /* A dense table: every combination of the dimensions' values, counts row-major, the last
  * dimension varying fastest (lib/disclosure's layout). */
@@ -48,21 +74,51 @@ typedef struct hl_stats_table {
     size_t nvalues[HL_DISCLOSURE_MAX_DIMS];
     char **values[HL_DISCLOSURE_MAX_DIMS];
     size_t ncells;
-    uint64_t *counts;
+    uint64_t *counts; /* exact, over all helplines and months */
+    uint64_t total;   /* contacts (each once, whatever its categories) */
+    /* Sliced queries only (else 0 and NULL): the same per slice. Slice s is helpline
+     * s / nmonths (in Q's order) and month s % nmonths of the range. A slice's cells are the
+     * table's dimensions without month, in the same order; a table whose only dimension is
+     * month has slices of one cell. */
+    size_t nslices, nmonths, slice_ncells;
+    size_t month_dim;       /* position of month in dims, or SIZE_MAX */
+    uint64_t *slice_counts; /* nslices x slice_ncells */
+    uint64_t *slice_totals; /* nslices contact counts */
 } hl_stats_table_t;
 
 /* Checks a date "YYYY-MM-DD" (a real calendar day). */
 bool hl_stats_date_valid(const char *s);
 
-/* The table for Q: HL_EINVAL (too many cells), HL_EDB, HL_ENOMEM. Free it with hl_stats_table_free. */
-int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_t *q,
-                   hl_stats_table_t **out) HL_MUSTCHECK;
+/* Whole calendar months (valid dates): FROM is the first day of a month, TO the last day of one. */
+bool hl_stats_first_of_month(const char *from);
+bool hl_stats_last_of_month(const char *to);
+
+/* The table for Q, checked with hl_stats_plan first: HL_EINVAL (too large; *FIELD, when FIELD
+ * is not NULL, as for hl_stats_plan: values found only in the data, codes of another taxonomy
+ * version, can make it so), HL_EDB, HL_ENOMEM. Cost: the rows read
+ * (at most the planned cells, or slices x slice cells) plus the cells. Free it with
+ * hl_stats_table_free. */
+int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stats_table_t **out,
+                   const char **field) HL_MUSTCHECK;
 void hl_stats_table_free(hl_stats_table_t *t);
 
 /* Contacts in Q's period and helplines (Q's dimensions ignored). */
 int hl_stats_total(PGconn *conn, const hl_stats_query_t *q, uint64_t *out) HL_MUSTCHECK;
 
-/* A disclosure table with T's shape and counts (the caller applies and frees it). */
-int hl_stats_disclosure_table(const hl_stats_table_t *t, hl_disclosure_table_t **out) HL_MUSTCHECK;
+/*
+ * Disclosure control for T (design.md invariants 5 and 9): *OUT gets the table to publish with
+ * K, *TOTAL the contact count and *TOTAL_SUPPRESSED whether it must be withheld (below K, or the
+ * table's grand total withheld where it is the contact count: no category dimension).
+ * Unsliced: T's counts through hl_disclosure_apply with K. Sliced: every slice through
+ * hl_disclosure_apply with K_BASE on its own (so the same slice is always protected the same
+ * way, whatever range, helplines or K were asked for), added up with hl_disclosure_add, then
+ * the sum with K when K > K_BASE (with K_BASE the sum needs nothing more). Every published
+ * count is then a sum of published slice counts, and no difference of two answers reveals a
+ * count a slice suppressed (tests/unit/test_stats.c). *OUT's counts are the published sums
+ * (0 for suppressed cells); a table of months alone gets a second dimension of one value.
+ * HL_EINVAL: too many suppressed cells (a table too fine); HL_ENOMEM.
+ */
+int hl_stats_protect(const hl_stats_table_t *t, uint64_t k_base, uint64_t k, hl_disclosure_table_t **out,
+                     uint64_t *total, bool *total_suppressed) HL_MUSTCHECK;
 
 #endif

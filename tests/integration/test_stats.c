@@ -3,11 +3,20 @@
  * (and a few PATCHes that move contacts between cells), every `by` combination of one to three
  * dimensions publishes no non-zero count below k, every published count equals a direct count
  * over the contacts table, and every non-zero count is either published or suppressed.
+ *
+ * Suite stats_network (issue 15, findings 4 and 5): network users get whole calendar months,
+ * each helpline and month protected on its own, so neither two date ranges nor the network
+ * and one of its helplines nor a quarterly report and its months can be subtracted to reveal a
+ * count below k; supervisors keep exact counts for any range; requests are bounded before any
+ * work and at most half the HTTP threads run statistics at once.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "itest.h"
@@ -246,4 +255,338 @@ Test(stats, total_contacts_matches_and_k_floor)
                          NULL, NULL, &status, NULL);
     cr_assert_eq(status, 403, "counsellors read no statistics");
     json_decref(s);
+}
+
+/* ---- network users: differencing and cost -------------------------------------------------- */
+
+static char demo2_frontend[HL_TESTD_TOKEN_LEN];
+
+/* A second helpline in demo's network, with a front end. */
+static void setup_network(void)
+{
+    const char *add[] = {"helpline",  "add", "demo2",     "--name",   "Second Demo Helpline",
+                         "--country", "KE",  "--network", "demo-net", NULL};
+
+    hl_testd_start(&d, NULL);
+    cr_assert_eq(hl_testd_admin(&d, NULL, 0, add), 0);
+    hl_testd_user_add(&d, "demo2-frontend", "frontend", "demo2", demo2_frontend);
+}
+
+TestSuite(stats_network, .init = setup_network, .fini = teardown, .timeout = 120);
+
+/* N counselling contacts on DAY (YYYY-MM-DD) through TOKEN's front end: category violence,
+ * age 14, GENDER. */
+static void post_contacts(const char *token, const char *day, const char *gender, int n)
+{
+    static int serial;
+
+    for (int i = 0; i < n; i++) {
+        char id[64], at[32], g[32];
+        json_t *c = it_contact("x");
+
+        snprintf(id, sizeof(id), "\"net-%d\"", serial++);
+        snprintf(at, sizeof(at), "\"%sT10:00:00Z\"", day);
+        it_mutate(c, "/source/id", id);
+        it_mutate(c, "/started_at", at);
+        it_mutate(c, "/ended_at", NULL);
+        snprintf(g, sizeof(g), "\"%s\"", gender);
+        it_mutate(c, "/child/gender", g);
+        cr_assert_eq(it_post(&d, token, c, NULL), 201);
+    }
+}
+
+/* GET PATH with TOKEN: the status, the reply (caller releases) and how long it took. */
+static json_t *get(const char *token, const char *path, long *status, double *seconds)
+{
+    double start = hl_testd_now();
+    json_t *r = hl_testd_request(&d, "GET", path, token, NULL, NULL, status, NULL);
+
+    if (seconds != NULL)
+        *seconds = hl_testd_now() - start;
+    return r;
+}
+
+/* The cell of a /v1/stats reply with category CAT and gender GENDER: its count, -1 when
+ * suppressed, 0 when absent. */
+static long cell_count(json_t *reply, const char *cat, const char *gender)
+{
+    json_t *cell;
+    size_t i;
+
+    json_array_foreach(json_object_get(reply, "cells"), i, cell)
+    {
+        if (strcmp(it_str(cell, "category"), cat) != 0 || strcmp(it_str(cell, "gender"), gender) != 0)
+            continue;
+        if (json_is_true(json_object_get(cell, "suppressed")))
+            return -1;
+        return (long)json_integer_value(json_object_get(cell, "count"));
+    }
+    return 0;
+}
+
+static void expect_400(const char *token, const char *path, const char *field)
+{
+    long status = 0;
+    json_t *r = get(token, path, &status, NULL);
+
+    cr_expect_eq(status, 400, "%s: %ld", path, status);
+    cr_expect_str_eq(it_str(r, "error/field"), field, "%s", path);
+    json_decref(r);
+}
+
+/* Finding 4: 20 girls and 5 boys on 1 May, one boy on 2 May. A network user could ask for
+ * 1..2 May and 1..1 May and subtract 5 from 6. */
+Test(stats_network, the_finding_cannot_be_differenced)
+{
+    long status = 0;
+    json_t *r;
+
+    post_contacts(d.tokens.frontend, "2025-05-01", "girl", 20);
+    post_contacts(d.tokens.frontend, "2025-05-01", "boy", 5);
+    post_contacts(d.tokens.frontend, "2025-05-02", "boy", 1);
+
+    expect_400(d.tokens.network, "/v1/stats?from=2025-05-01&to=2025-05-02&by=category,gender", "to");
+    expect_400(d.tokens.network, "/v1/stats?from=2025-05-01&to=2025-05-01&by=category,gender", "to");
+    expect_400(d.tokens.network, "/v1/stats?from=2025-05-02&to=2025-05-31&by=category,gender", "from");
+    r = get(d.tokens.network, "/v1/stats?from=2025-05-02&to=2025-05-31&by=category,gender", &status, NULL);
+    const char *message = it_str(r, "error/message");
+    cr_expect(message != NULL && strstr(message, "first day of a month") != NULL, "%s",
+              message != NULL ? message : "no message");
+    json_decref(r);
+
+    /* Whole May: 20 and 6, both at least k. */
+    r = get(d.tokens.network, "/v1/stats?from=2025-05-01&to=2025-05-31&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "girl"), 20);
+    cr_expect_eq(cell_count(r, "violence", "boy"), 6);
+    json_decref(r);
+
+    /* Supervisors keep exact counts for any range: they can read the contacts anyway. */
+    r = get(d.tokens.supervisor, "/v1/stats?from=2025-05-01&to=2025-05-02&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), 6);
+    json_decref(r);
+    r = get(d.tokens.supervisor, "/v1/stats?from=2025-05-01&to=2025-05-01&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), 5);
+    json_decref(r);
+
+    /* The same by months: one boy in June. May..June minus May would be June's boy. */
+    post_contacts(d.tokens.frontend, "2025-06-03", "boy", 1);
+    r = get(d.tokens.network, "/v1/stats?from=2025-05-01&to=2025-06-30&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), -1, "June's slice suppressed its boy: so is the sum");
+    cr_expect_eq(cell_count(r, "violence", "girl"), 20);
+    cr_expect(json_is_true(json_object_get(json_object_get(r, "total_contacts"), "suppressed")));
+    json_decref(r);
+    r = get(d.tokens.network, "/v1/stats?from=2025-05-01&to=2025-06-30&by=month,category,gender", &status,
+            NULL);
+    cr_assert_eq(status, 200);
+    json_t *cell;
+    size_t i;
+    json_array_foreach(json_object_get(r, "cells"), i, cell)
+    {
+        json_t *count = json_object_get(cell, "count");
+        cr_expect(json_is_null(count) || json_integer_value(count) >= 5, "%s", json_dumps(cell, 0));
+    }
+    json_decref(r);
+}
+
+/* The network and one of its helplines: 5 boys in demo, one in demo2, July 2025. */
+Test(stats_network, the_network_minus_a_helpline_reveals_nothing)
+{
+    long status = 0;
+    json_t *r;
+
+    post_contacts(d.tokens.frontend, "2025-07-10", "boy", 5);
+    post_contacts(d.tokens.frontend, "2025-07-10", "girl", 12);
+    post_contacts(demo2_frontend, "2025-07-11", "boy", 1);
+    post_contacts(demo2_frontend, "2025-07-11", "girl", 9);
+
+    r = get(d.tokens.network, "/v1/stats?from=2025-07-01&to=2025-07-31&by=category,gender&helpline=demo",
+            &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), 5);
+    json_decref(r);
+    r = get(d.tokens.network, "/v1/stats?from=2025-07-01&to=2025-07-31&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), -1,
+                 "demo2 suppressed its boy: the network's 6 would show him");
+    cr_expect_eq(cell_count(r, "violence", "girl"), -1, "and its complement");
+    json_decref(r);
+    /* A supervisor of demo still counts demo exactly. */
+    r = get(d.tokens.supervisor, "/v1/stats?from=2025-07-10&to=2025-07-10&by=category,gender", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cell_count(r, "violence", "boy"), 5);
+    json_decref(r);
+}
+
+/* The count of category violence in a quarterly report (-1 suppressed). */
+static long report_violence(const char *token)
+{
+    long status = 0;
+    json_t *r = get(token, "/v1/reports/quarterly?year=2025&quarter=3", &status, NULL), *cell;
+    long n = -2;
+    size_t i;
+
+    cr_assert_eq(status, 200);
+    json_array_foreach(json_object_get(json_object_get(json_object_get(r, "tables"), "category"), "cells"), i,
+                       cell)
+    {
+        if (strcmp(it_str(cell, "category"), "violence") == 0)
+            n = json_is_null(json_object_get(cell, "count"))
+                    ? -1
+                    : (long)json_integer_value(json_object_get(cell, "count"));
+    }
+    json_decref(r);
+    return n;
+}
+
+/* The quarterly report and its months: 20 in July, one in September. Q3 minus July and August
+ * would be September's one contact. */
+Test(stats_network, the_report_minus_its_months_reveals_nothing)
+{
+    long status = 0;
+    json_t *r;
+
+    post_contacts(d.tokens.frontend, "2025-07-10", "girl", 20);
+    post_contacts(d.tokens.frontend, "2025-09-20", "boy", 1);
+    r = get(d.tokens.network, "/v1/stats?from=2025-07-01&to=2025-08-31&by=category", &status, NULL);
+    cr_assert_eq(status, 200);
+    json_t *cell = json_array_get(json_object_get(r, "cells"), 0);
+    cr_assert_str_eq(it_str(cell, "category"), "violence");
+    cr_assert_eq(json_integer_value(json_object_get(cell, "count")), 20);
+    json_decref(r);
+    cr_expect_eq(report_violence(d.tokens.network), -1, "September's slice suppressed its one contact");
+    cr_expect_eq(report_violence(d.tokens.admin), -1, "the report is the same whoever fetches it");
+}
+
+/* Ranges network users may ask for, and the bounds. */
+Test(stats_network, whole_months_only_and_bounds)
+{
+    long status = 0;
+    json_t *r;
+
+    expect_400(d.tokens.network, "/v1/stats?from=2024-02-01&to=2024-02-28&by=gender", "to");
+    r = get(d.tokens.network, "/v1/stats?from=2024-02-01&to=2024-02-29&by=gender", &status, NULL);
+    cr_expect_eq(status, 200, "a leap February");
+    json_decref(r);
+    r = get(d.tokens.network, "/v1/stats?from=2025-01-01&to=2025-12-31&by=month,gender", &status, NULL);
+    cr_expect_eq(status, 200, "any span of whole months");
+    json_decref(r);
+    r = get(d.tokens.admin, "/v1/stats?from=2025-01-05&to=2025-01-07&by=gender", &status, NULL);
+    cr_expect_eq(status, 200, "admins: any range");
+    json_decref(r);
+    /* Over 1200 months, for everyone; over the slice work for network users. */
+    expect_400(d.tokens.supervisor, "/v1/stats?from=2000-01-01&to=2100-01-31&by=gender", "to");
+    expect_400(d.tokens.network, "/v1/stats?from=2001-01-01&to=2100-12-31&by=subcategory,age_band,gender",
+               "to");
+    expect_400(d.tokens.supervisor,
+               "/v1/stats?from=2025-01-01&to=2025-12-31&by=subcategory,month,age_band,channel", "by");
+}
+
+/* Finding 5: 0001-01-01..9999-12-31 by month took 11 s of CPU; twelve at once silenced /healthz
+ * for 90 s. Now it is refused before any work, and the largest allowed tables complete. */
+Test(stats_network, the_costly_request_is_refused_at_once)
+{
+    const char *finding = "/v1/stats?from=0001-01-01&to=9999-12-31&by=month";
+    long status = 0;
+    double took = 0, worst = 0;
+    json_t *r;
+
+    for (int i = 0; i < 12; i++) {
+        r = get(d.tokens.supervisor, finding, &status, &took);
+        cr_assert_eq(status, 400);
+        cr_assert_str_eq(it_str(r, "error/field"), "to");
+        json_decref(r);
+        worst = took > worst ? took : worst;
+    }
+    cr_log_info("the finding's request: 400 in at most %.1f ms", worst * 1e3);
+    cr_expect_lt(worst, 0.5, "%.3f s", worst);
+
+    post_contacts(d.tokens.frontend, "2025-03-03", "girl", 6);
+    /* 1200 months x 7 age bands x 4 genders: 33,600 cells, for both rules. */
+    const char *largest = "/v1/stats?from=2001-01-01&to=2100-12-31&by=month,age_band,gender";
+    r = get(d.tokens.supervisor, largest, &status, &took);
+    cr_expect_eq(status, 200);
+    cr_log_info("largest supervisor table: %.1f ms", took * 1e3);
+    json_decref(r);
+    r = get(d.tokens.network, largest, &status, &took);
+    cr_expect_eq(status, 200);
+    cr_log_info("largest network table: %.1f ms", took * 1e3);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "total_contacts"), "count")), 6);
+    json_decref(r);
+}
+
+typedef struct {
+    const char *token, *path;
+    long status;
+    char retry_after[32];
+} call_t;
+
+static void *call(void *arg)
+{
+    call_t *c = arg;
+    hl_testd_req_t req = {.method = "GET", .path = c->path, .token = c->token};
+    hl_testd_resp_t resp;
+
+    hl_testd_do(&d, &req, &resp);
+    c->status = resp.status;
+    snprintf(c->retry_after, sizeof(c->retry_after), "%s", resp.retry_after);
+    hl_testd_resp_free(&resp);
+    return NULL;
+}
+
+/* Statistics statements waiting for the rollup: readers (the merger would write). pg_locks, not
+ * pg_stat_activity, which a transaction sees as of its first look. */
+static long waiting_statements(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                 " AND relation = 'stats_monthly'::regclass AND mode = 'AccessShareLock'");
+    long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
+
+    PQclear(res);
+    return n;
+}
+
+/* Statistics run off the HTTP threads, at most two at once (half of the four HTTP threads):
+ * with two held (the rollup locked), a third is 503 with Retry-After at once, and /healthz and
+ * intake still answer at once. */
+Test(stats_network, statistics_run_under_a_concurrency_limit)
+{
+    const char *path = "/v1/stats?from=2025-01-01&to=2025-12-31&by=gender";
+    PGconn *conn = hl_testd_db(&d);
+    call_t held[2] = {{d.tokens.network, path, 0, ""}, {d.tokens.network, path, 0, ""}};
+    call_t third = {d.tokens.supervisor, path, 0, ""};
+    pthread_t th[2];
+    double start;
+
+    PQclear(PQexec(conn, "BEGIN"));
+    PGresult *res = PQexec(conn, "LOCK TABLE stats_monthly IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
+    PQclear(res);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, call, &held[i]), 0);
+    start = hl_testd_now();
+    while (waiting_statements(conn) < 2 && hl_testd_now() - start < 2.0)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    cr_assert_eq(waiting_statements(conn), 2, "both statistics requests wait for the lock");
+    start = hl_testd_now();
+    call(&third);
+    cr_expect_eq(third.status, 503);
+    cr_expect_str_eq(third.retry_after, "5");
+    json_t *h = get(NULL, "/healthz", &third.status, NULL);
+    cr_expect_eq(third.status, 200);
+    json_decref(h);
+    post_contacts(d.tokens.frontend, "2025-02-02", "girl", 1);
+    cr_expect_lt(hl_testd_now() - start, 1.0, "the third request, /healthz and a POST answer at once");
+    PQclear(PQexec(conn, "ROLLBACK"));
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+        cr_expect_eq(held[i].status, 200);
+    }
+    /* The slots are free again. */
+    json_decref(get(d.tokens.supervisor, path, &third.status, NULL));
+    cr_expect_eq(third.status, 200);
+    PQfinish(conn);
 }

@@ -2,8 +2,9 @@
  * lib/report: the helpline-quarterly/1 document. Known answers for the canonical JSON and
  * the Ed25519 signature (a format change breaks them), every single-byte change of a signed
  * report fails verification, wrong keys fail, the network merge verifies with the network
- * key and its totals are the sums of the inputs' totals, mixed inputs are refused, and the
- * CSV form round-trips through a small RFC 4180 parser.
+ * key and its totals are the sums of the inputs' totals, no merged count minus any of its
+ * inputs is below k, mixed inputs are refused, tables built from protected parts keep the
+ * parts' suppressions (presets), and the CSV form round-trips through a small RFC 4180 parser.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -63,13 +64,14 @@ static void fixture_init(fixture_t *f, const char *code, uint64_t scale, int qua
         f->region[i] = rg[i] * scale;
     }
     f->tables[0] =
-        (hl_report_table_t){"contact_type", 1, {DIM("contact_type", contact_types)}, f->contact_type};
-    f->tables[1] = (hl_report_table_t){"category", 1, {DIM("category", categories)}, f->category};
-    f->tables[2] = (hl_report_table_t){"subcategory", 1, {DIM("subcategory", subcategories)}, f->subcategory};
+        (hl_report_table_t){"contact_type", 1, {DIM("contact_type", contact_types)}, f->contact_type, NULL};
+    f->tables[1] = (hl_report_table_t){"category", 1, {DIM("category", categories)}, f->category, NULL};
+    f->tables[2] =
+        (hl_report_table_t){"subcategory", 1, {DIM("subcategory", subcategories)}, f->subcategory, NULL};
     f->tables[3] = (hl_report_table_t){
-        "age_band_gender", 2, {DIM("age_band", age_bands), DIM("gender", genders)}, f->age_gender};
-    f->tables[4] = (hl_report_table_t){"channel", 1, {DIM("channel", channels)}, f->channel};
-    f->tables[5] = (hl_report_table_t){"region", 1, {DIM("region", regions)}, f->region};
+        "age_band_gender", 2, {DIM("age_band", age_bands), DIM("gender", genders)}, f->age_gender, NULL};
+    f->tables[4] = (hl_report_table_t){"channel", 1, {DIM("channel", channels)}, f->channel, NULL};
+    f->tables[5] = (hl_report_table_t){"region", 1, {DIM("region", regions)}, f->region, NULL};
     f->in = (hl_report_input_t){
         .helpline = {code, "Child Helpline", "KE", "KE-NET"},
         .year = 2026,
@@ -149,8 +151,8 @@ static json_t *kat_report(void)
     static const uint64_t types[] = {40, 3, 12};
     static const uint64_t ag[] = {20, 2, 9, 0};
     hl_report_table_t tables[] = {
-        {"contact_type", 1, {DIM("contact_type", kat_types)}, types},
-        {"age_band_gender", 2, {DIM("age_band", kat_ages), DIM("gender", kat_genders)}, ag},
+        {"contact_type", 1, {DIM("contact_type", kat_types)}, types, NULL},
+        {"age_band_gender", 2, {DIM("age_band", kat_ages), DIM("gender", kat_genders)}, ag, NULL},
     };
     hl_report_input_t in = {
         .helpline = {"KE01", "Childline \"Kenya\" – 116", "KE", NULL},
@@ -674,6 +676,171 @@ Test(report_merge, suppressed_input_cells_stay_suppressed)
     hl_crypto_signer_free(sa);
 }
 
+/* Random small counts for every table of F: what the daemon's monthly slices make common. */
+static void randomize(fixture_t *f, uint64_t *rng)
+{
+    uint64_t *tables[] = {f->contact_type, f->category, f->subcategory, f->age_gender, f->channel, f->region};
+    size_t sizes[] = {5, 4, 6, 28, 4, 4};
+
+    for (size_t t = 0; t < 6; t++) {
+        for (size_t i = 0; i < sizes[t]; i++) {
+            *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t r = (*rng >> 33) % 10;
+            tables[t][i] = r < 3 ? 0 : r < 7 ? 1 + (*rng >> 40) % 6 : 5 + (*rng >> 40) % 40;
+        }
+    }
+}
+
+/*
+ * Issue 15: merging must not reveal a difference below k. Whoever holds the merged report and
+ * some of its inputs can subtract; every merged count is the sum of counts every input
+ * published (each 0 or at least its k), so the merged count minus any inputs is the sum of the
+ * other inputs' published counts: 0 or at least k. Totals likewise, and a line total withheld
+ * in an input stays withheld.
+ */
+Test(report_merge, no_difference_below_k)
+{
+    hl_crypto_signer_t *ss[3] = {signer(1), signer(2), signer(3)}, *sn = signer(4);
+    uint8_t pks[3][HL_CRYPTO_SIGN_PK_BYTES];
+    uint64_t rng = 0x6a09e667f3bcc908ULL, kmin = 5;
+    size_t cells = 0, suppressed = 0;
+
+    for (int i = 0; i < 3; i++)
+        hl_crypto_signer_public_key(ss[i], pks[i]);
+    for (int round = 0; round < 40; round++) {
+        fixture_t f[3];
+        json_t *in[3], *m = NULL, *t;
+        hl_report_error_t err = {{0}};
+        const char *name;
+        char code[8];
+
+        for (int i = 0; i < 3; i++) {
+            snprintf(code, sizeof(code), "KE0%d", i + 1);
+            fixture_init(&f[i], code, 1, 3);
+            randomize(&f[i], &rng);
+            f[i].in.k = kmin + (uint64_t)(round + i) % 4;
+            in[i] = signed_report(&f[i], ss[i]);
+        }
+        cr_assert_eq(hl_report_merge(in, (const uint8_t(*)[HL_CRYPTO_SIGN_PK_BYTES])pks, 3, &network,
+                                     "2026-10-02T08:00:00Z", sn, &m, &err),
+                     HL_OK, "%s", err.message);
+        json_object_foreach(json_object_get(m, "tables"), name, t)
+        {
+            json_t *c;
+            size_t j;
+            bool all_totals = true;
+            json_int_t total_sum = 0;
+
+            for (int i = 0; i < 3; i++) {
+                json_t *ti = json_object_get(table_of(in[i], name), "total");
+                all_totals &= json_is_integer(ti);
+                total_sum += json_integer_value(ti);
+                /* withheld lines of an input stay withheld */
+                json_t *w;
+                size_t wi;
+                json_array_foreach(json_object_get(table_of(in[i], name), "withheld"), wi, w)
+                {
+                    json_t *mw;
+                    size_t mi;
+                    bool found = false;
+                    json_array_foreach(json_object_get(t, "withheld"), mi, mw) found |= json_equal(w, mw);
+                    cr_assert(found, "round %d %s: a line total input %d withheld is published", round, name,
+                              i);
+                }
+            }
+            if (json_is_integer(json_object_get(t, "total"))) {
+                cr_assert(all_totals, "round %d %s: a total an input withheld is published", round, name);
+                cr_assert_eq(json_integer_value(json_object_get(t, "total")), total_sum);
+            }
+            json_array_foreach(json_object_get(t, "cells"), j, c)
+            {
+                json_t *cm = json_object_get(c, "count");
+                json_int_t sum = 0;
+                bool all = true;
+
+                cells++;
+                if (json_is_null(cm)) {
+                    suppressed++;
+                    continue;
+                }
+                for (int i = 0; i < 3; i++) {
+                    json_t *ci = json_object_get(
+                        json_array_get(json_object_get(table_of(in[i], name), "cells"), j), "count");
+                    all &= json_is_integer(ci);
+                    sum += json_integer_value(ci);
+                }
+                cr_assert(all, "round %d %s cell %zu: published though an input suppressed it", round, name,
+                          j);
+                cr_assert_eq(json_integer_value(cm), sum);
+                /* merged minus any set of inputs: the others' published counts */
+                for (unsigned set = 0; set < 8; set++) {
+                    json_int_t diff = json_integer_value(cm);
+                    for (int i = 0; i < 3; i++)
+                        if (set & (1u << i))
+                            diff -= json_integer_value(json_object_get(
+                                json_array_get(json_object_get(table_of(in[i], name), "cells"), j), "count"));
+                    cr_assert(diff == 0 || diff >= (json_int_t)kmin,
+                              "round %d %s cell %zu: a difference of %lld", round, name, j, (long long)diff);
+                }
+            }
+        }
+        json_decref(m);
+        for (int i = 0; i < 3; i++)
+            json_decref(in[i]);
+    }
+    cr_assert_gt(suppressed, cells / 10, "the random inputs suppress cells");
+    hl_crypto_signer_free(sn);
+    for (int i = 0; i < 3; i++)
+        hl_crypto_signer_free(ss[i]);
+}
+
+/* ---- presets (tables made of protected parts) ----------------------------------------------- */
+
+TestSuite(report_preset, .init = init);
+
+Test(report_preset, unknown_cells_and_withheld_totals_carry_over)
+{
+    static const uint64_t counts[] = {12, 7, 30, 9};
+    hl_report_table_t tb = {"channel", 1, {DIM("channel", channels)}, counts, NULL};
+    hl_disclosure_table_t *preset = NULL;
+    size_t four = 4, three = 3;
+    fixture_t f;
+    json_t *doc = NULL, *cells;
+    hl_report_error_t err = {{0}};
+
+    fixture_init(&f, "KE01", 1, 3);
+    cr_assert_eq(hl_disclosure_table_new(1, &four, &preset), HL_OK);
+    preset->state[1] = HL_DISCLOSURE_UNKNOWN; /* suppressed in a part: 7 is not the count to publish */
+    tb.preset = preset;
+    f.in.tables = &tb;
+    f.in.ntables = 1;
+    cr_assert_eq(hl_report_build(&f.in, &doc, &err), HL_OK, "%s", err.message);
+    cells = json_object_get(table_of(doc, "channel"), "cells");
+    cr_assert(json_is_true(json_object_get(json_array_get(cells, 1), "suppressed")));
+    /* the total is published (58), so a second cell goes: the smallest, 9 */
+    cr_assert(json_is_true(json_object_get(json_array_get(cells, 3), "suppressed")));
+    cr_assert_eq(json_integer_value(json_object_get(table_of(doc, "channel"), "total")), 58);
+    cr_assert_eq(hl_report_validate(doc, &err), HL_OK, "%s", err.message);
+    json_decref(doc);
+
+    /* a preset withheld total is withheld */
+    preset->state[1] = HL_DISCLOSURE_PUBLISHED;
+    hl_disclosure_withhold_total(preset);
+    cr_assert_eq(hl_report_build(&f.in, &doc, &err), HL_OK, "%s", err.message);
+    cr_assert(json_is_null(json_object_get(table_of(doc, "channel"), "total")));
+    json_decref(doc);
+    hl_disclosure_table_free(preset);
+
+    /* another shape is refused */
+    cr_assert_eq(hl_disclosure_table_new(1, &three, &preset), HL_OK);
+    tb.preset = preset;
+    doc = NULL;
+    cr_assert_eq(hl_report_build(&f.in, &doc, &err), HL_EINVAL);
+    cr_assert_null(doc);
+    cr_assert(strstr(err.message, "preset") != NULL, "%s", err.message);
+    hl_disclosure_table_free(preset);
+}
+
 /* ---- CSV ---------------------------------------------------------------------------------------- */
 
 /* A small RFC 4180 reader: rows of fields, CRLF line ends required. */
@@ -758,7 +925,7 @@ Test(report_csv, round_trip, .init = init)
     cr_assert_not_null(csv);
     fixture_init(&f, "KE01", 1, 3);
     memcpy(tables, f.tables, sizeof(f.tables));
-    tables[6] = (hl_report_table_t){"odd", 2, {DIM("side", sides), DIM("label", odd)}, odd_counts};
+    tables[6] = (hl_report_table_t){"odd", 2, {DIM("side", sides), DIM("label", odd)}, odd_counts, NULL};
     f.in.tables = tables;
     f.in.ntables = 7;
     cr_assert_eq(hl_report_build(&f.in, &doc, &err), HL_OK, "%s", err.message);
