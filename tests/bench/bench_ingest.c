@@ -40,6 +40,8 @@
 
 #include <jansson.h>
 
+#include "bench_latency.h"
+
 #ifndef HL_TEST_SRCDIR
 #define HL_TEST_SRCDIR "."
 #endif
@@ -83,8 +85,7 @@ typedef struct worker {
     int index;
     pthread_t thread;
     uint64_t rng;
-    uint32_t *lat_us; /* latencies of requests completed in the measuring window */
-    size_t n_lat, cap_lat;
+    hl_bench_lat_t lat; /* latencies of requests completed in the measuring window */
     unsigned long sent;
     int failed; /* transport error: the run is invalid */
 } worker_t;
@@ -349,17 +350,6 @@ static int read_response(int fd, char *buf, resp_t *r)
     return 0;
 }
 
-static void record(worker_t *w, double latency)
-{
-    if (w->n_lat == w->cap_lat) {
-        w->cap_lat = w->cap_lat ? w->cap_lat * 2 : 4096;
-        w->lat_us = realloc(w->lat_us, w->cap_lat * sizeof(w->lat_us[0]));
-        if (w->lat_us == NULL)
-            die("%s", "out of memory");
-    }
-    w->lat_us[w->n_lat++] = (uint32_t)(latency * 1e6 + 0.5);
-}
-
 /* Counts an answer that is not 2xx (the first one is kept for the report) and a 202. */
 static void check_answer(const resp_t *r)
 {
@@ -441,7 +431,7 @@ static void *worker_main(void *arg)
             }
         }
         if (t1 >= t_measure && t1 <= t_end)
-            record(w, t1 - t0);
+            hl_bench_lat_add(&w->lat, t1 - t0);
         for (int k = 0; k < n_conn; k++) {
             if (r[k].close) {
                 close(fd[k]);
@@ -493,12 +483,6 @@ static void load_categories(void)
     json_decref(root);
     if (n_leaf_codes == 0)
         die("%s: no leaf categories", opt.categories_file);
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(void)
@@ -562,8 +546,8 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
     worker_t *w;
-    uint32_t *all;
-    size_t n = 0;
+    hl_bench_lat_t all = {0};
+    size_t n;
     int failed = 0;
     struct timespec ts;
     double p50, p99, max, rate, elapsed;
@@ -600,23 +584,16 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < opt.concurrency; i++) {
         pthread_join(w[i].thread, NULL);
-        n += w[i].n_lat;
         failed |= w[i].failed;
+        hl_bench_lat_merge(&all, &w[i].lat);
+        hl_bench_lat_free(&w[i].lat);
     }
     elapsed = opt.contacts > 0 ? now() - t_start : opt.seconds;
-    all = malloc((n ? n : 1) * sizeof(*all));
-    if (all == NULL)
-        die("%s", "out of memory");
-    n = 0;
-    for (int i = 0; i < opt.concurrency; i++) {
-        memcpy(all + n, w[i].lat_us, w[i].n_lat * sizeof(*all));
-        n += w[i].n_lat;
-        free(w[i].lat_us);
-    }
-    qsort(all, n, sizeof(*all), cmp_u32);
-    p50 = n ? all[(n - 1) / 2] / 1e3 : 0;
-    p99 = n ? all[(size_t)((double)(n - 1) * 0.99)] / 1e3 : 0;
-    max = n ? all[n - 1] / 1e3 : 0;
+    hl_bench_lat_sort(&all);
+    n = all.n;
+    p50 = hl_bench_lat_ms(&all, 0.5);
+    p99 = hl_bench_lat_ms(&all, 0.99);
+    max = hl_bench_lat_ms(&all, 1);
     rate = (double)n / elapsed;
     printf("concurrency %d: %zu %s in %.1f s, non-2xx %lu, %.0f contacts/s, p50 %.2f ms, p99 %.2f ms,"
            " max %.2f ms\n",
@@ -628,7 +605,7 @@ int main(int argc, char **argv)
            " answers=%zu spooled=%lu id_mismatch=%lu\n",
            opt.concurrency, n, atomic_load(&non2xx), rate, p50, p99, max,
            n * (opt.twin_host[0] != '\0' ? 2 : 1), atomic_load(&spooled), atomic_load(&id_mismatch));
-    free(all);
+    hl_bench_lat_free(&all);
     free(w);
     for (size_t i = 0; i < n_leaf_codes; i++)
         free(leaf_codes[i]);
