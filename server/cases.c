@@ -455,8 +455,11 @@ int hl_cases_timeline(PGconn *conn, const char *case_id, hl_case_entry_t **out, 
     static const char sql[] = "SELECT e.id::text, e.kind, " EPOCH_US(
         "e.at") ", e.by_user, u.name, e.text, e.contact_id::text, "
                 "e.unlinked, c.channel, c.contact_type, "
-                "(SELECT array_to_json(array_agg(cc.code ORDER BY cc.code))::text FROM contact_categories cc "
-                " WHERE cc.contact_id = e.contact_id AND cc.source <> 'suggested'), "
+                /* only contact entries have categories: no subquery for the others (half the
+                 * query's time for a 200-entry timeline, docs/benchmarks.md) */
+                "CASE WHEN e.contact_id IS NOT NULL THEN (SELECT array_to_json(array_agg(cc.code ORDER BY "
+                "cc.code))::text FROM contact_categories cc "
+                " WHERE cc.contact_id = e.contact_id AND cc.source <> 'suggested') END, "
                 "e.referral_id::text, r.referral_to, e.referral_state, r.organisation, r.details, "
                 "e.status_from, "
                 "e.status_to FROM case_entries e LEFT JOIN users u ON u.id = e.by_user "
