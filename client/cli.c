@@ -167,3 +167,29 @@ int hl_cli_connect(hl_cli_ctx_t *ctx, hl_cli_api_t **api)
     }
     return HL_CLI_EXIT_OK;
 }
+
+int hl_cli_get_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *path, const char *what, bool as_json,
+                    json_t **page)
+{
+    hl_cli_response_t resp = {0};
+    int status, rc;
+
+    *page = NULL;
+    rc = hl_cli_api_request(api, "GET", path, NULL, NULL, 0, &resp);
+    status = hl_cli_api_report(api, ctx->err, rc, &resp);
+    if (status != HL_CLI_EXIT_OK)
+        goto out;
+    *page = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
+    if (!json_is_array(json_object_get(*page, "items"))) {
+        fprintf(ctx->err, "error: the server's reply is not a list of %s\n", what);
+        json_decref(*page);
+        *page = NULL;
+        status = HL_CLI_EXIT_SERVER;
+        goto out;
+    }
+    if (as_json)
+        fprintf(ctx->out, "%.*s\n", (int)resp.len, resp.body);
+out:
+    hl_cli_response_free(&resp);
+    return status;
+}

@@ -48,6 +48,11 @@ typedef struct hl_cli_api hl_cli_api_t;
  * handle. Returns HL_CLI_EXIT_OK, or HL_CLI_EXIT_USAGE after printing why. */
 int hl_cli_connect(hl_cli_ctx_t *ctx, hl_cli_api_t **api);
 
+/* GET PATH, one page of a list: the reply parsed into *PAGE (with an "items" array, else an
+ * error naming WHAT), printed as it came when AS_JSON. Returns an exit status. */
+int hl_cli_get_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *path, const char *what, bool as_json,
+                    json_t **page);
+
 /* Prints "helpline: MESSAGE" and USAGE to CTX->err; returns HL_CLI_EXIT_USAGE. */
 int hl_cli_usage_error(hl_cli_ctx_t *ctx, const char *usage, const char *fmt, ...) HL_PRINTF(3, 4);
 

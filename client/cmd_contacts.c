@@ -29,36 +29,18 @@ static const char usage_contacts[] =
     "  --json                   the server's pages as JSON (one per line with --all)\n"
     "\nOptions:\n" HL_CLI_COMMON_OPTIONS;
 
-/* One page: the reply parsed into *PAGE, the raw JSON printed when AS_JSON. */
+/* One page: the reply parsed into *PAGE, the raw JSON printed when --json. */
 static int fetch_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const hl_cli_contacts_args_t *a,
                       const char *cursor, json_t **page)
 {
-    hl_cli_response_t resp = {0};
     char path[HL_CLI_CONTACTS_PATH_MAX + 128];
-    int status, rc;
+    int rc = hl_cli_contacts_page_path(a, cursor, path, sizeof(path));
 
     *page = NULL;
-    rc = hl_cli_contacts_page_path(a, cursor, path, sizeof(path));
     if (rc != HL_OK)
         return hl_cli_usage_error(ctx, NULL, "contacts: %s",
                                   rc == HL_EINVAL ? "cursor too long" : hl_strerror(rc));
-    rc = hl_cli_api_request(api, "GET", path, NULL, NULL, 0, &resp);
-    status = hl_cli_api_report(api, ctx->err, rc, &resp);
-    if (status != HL_CLI_EXIT_OK)
-        goto out;
-    *page = json_loadb(resp.body != NULL ? resp.body : "", resp.len, 0, NULL);
-    if (!json_is_array(json_object_get(*page, "items"))) {
-        fprintf(ctx->err, "error: the server's reply is not a list of contacts\n");
-        json_decref(*page);
-        *page = NULL;
-        status = HL_CLI_EXIT_SERVER;
-        goto out;
-    }
-    if (a->json)
-        fprintf(ctx->out, "%.*s\n", (int)resp.len, resp.body);
-out:
-    hl_cli_response_free(&resp);
-    return status;
+    return hl_cli_get_page(ctx, api, path, "contacts", a->json, page);
 }
 
 int hl_cli_cmd_contacts(hl_cli_ctx_t *ctx, int argc, char **argv)
