@@ -52,6 +52,22 @@ static void reply_input(hl_request_t *req, const hl_contact_error_t *e)
     hl_http_reply_error(req, 400, e->code, e->message, e->has_field ? e->field : NULL);
 }
 
+/* The request's body parsed as KIND, or NULL after the 400 (or 503) has been sent. */
+static hl_case_input_t *parse_body(hl_request_t *req, hl_case_body_t kind)
+{
+    hl_case_input_t *in = NULL;
+    hl_contact_error_t err;
+    size_t len;
+    const char *body = hl_http_body(req, &len);
+    int rc = hl_case_parse(kind, body, len, &in, &err);
+
+    if (rc == HL_EINVAL)
+        reply_input(req, &err);
+    else if (rc != HL_OK)
+        reply_internal(req, rc);
+    return rc == HL_OK ? in : NULL;
+}
+
 static void reply_not_found(hl_request_t *req)
 {
     hl_http_reply_error(req, 404, "not_found", "no such case in this helpline", NULL);
@@ -376,20 +392,14 @@ static void create(ctx_t *x, const hl_case_input_t *in)
 void hl_handle_cases_create(hl_request_t *req, void *arg)
 {
     ctx_t x;
-    hl_case_input_t *in = NULL;
-    hl_contact_error_t err;
-    size_t len;
-    const char *body = hl_http_body(req, &len);
-    int rc = hl_case_parse(HL_CASE_BODY_CREATE, body, len, &in, &err);
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_CREATE);
 
     memset(&x, 0, sizeof(x));
     x.app = arg;
     x.req = req;
     x.who = hl_http_principal(req);
-    if (rc == HL_EINVAL)
-        reply_input(req, &err);
-    else if (rc != HL_OK)
-        reply_internal(req, rc);
+    if (in == NULL)
+        ; /* answered */
     else if ((x.conn = hl_dbpool_acquire(x.app->pool, 2000)) == NULL || hl_db_exec(x.conn, "BEGIN") != HL_OK)
         reply_internal(req, HL_EDB);
     else {
@@ -534,18 +544,10 @@ static void patch(ctx_t *x, const hl_case_input_t *in)
 void hl_handle_cases_patch(hl_request_t *req, void *arg)
 {
     ctx_t x;
-    hl_case_input_t *in = NULL;
-    hl_contact_error_t err;
-    size_t len;
-    const char *body = hl_http_body(req, &len);
-    int rc = hl_case_parse(HL_CASE_BODY_PATCH, body, len, &in, &err);
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_PATCH);
 
     memset(&x, 0, sizeof(x));
-    if (rc == HL_EINVAL)
-        reply_input(req, &err);
-    else if (rc != HL_OK)
-        reply_internal(req, rc);
-    else if (begin(&x, arg, req, 1, true, false))
+    if (in != NULL && begin(&x, arg, req, 1, true, false))
         patch(&x, in);
     finish(&x);
     hl_case_input_free(in);
@@ -556,23 +558,14 @@ void hl_handle_cases_patch(hl_request_t *req, void *arg)
 void hl_handle_cases_note(hl_request_t *req, void *arg)
 {
     ctx_t x;
-    hl_case_input_t *in = NULL;
-    hl_contact_error_t err;
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_NOTE);
     hl_case_entry_t e;
-    size_t len;
-    const char *body = hl_http_body(req, &len);
-    int rc = hl_case_parse(HL_CASE_BODY_NOTE, body, len, &in, &err);
+    int rc;
 
     memset(&x, 0, sizeof(x));
     memset(&e, 0, sizeof(e));
-    if (rc == HL_EINVAL) {
-        reply_input(req, &err);
+    if (in == NULL)
         goto out;
-    }
-    if (rc != HL_OK) {
-        reply_internal(req, rc);
-        goto out;
-    }
     if (!begin(&x, arg, req, 1, true, false) || !need_writer(&x, NULL))
         goto out;
     new_id(e.id);
@@ -609,25 +602,16 @@ static json_t *referral_reply(ctx_t *x, const hl_referral_row_t *r, const hl_cas
 void hl_handle_cases_referral(hl_request_t *req, void *arg)
 {
     ctx_t x;
-    hl_case_input_t *in = NULL;
-    hl_contact_error_t err;
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_REFERRAL);
     hl_referral_row_t r;
     hl_case_entry_t e;
-    size_t len;
-    const char *body = hl_http_body(req, &len);
-    int rc = hl_case_parse(HL_CASE_BODY_REFERRAL, body, len, &in, &err);
+    int rc;
 
     memset(&x, 0, sizeof(x));
     memset(&r, 0, sizeof(r));
     memset(&e, 0, sizeof(e));
-    if (rc == HL_EINVAL) {
-        reply_input(req, &err);
+    if (in == NULL)
         goto out;
-    }
-    if (rc != HL_OK) {
-        reply_internal(req, rc);
-        goto out;
-    }
     if (!begin(&x, arg, req, 1, true, false) || !need_writer(&x, NULL))
         goto out;
     new_id(r.id);
@@ -661,25 +645,16 @@ out:
 void hl_handle_cases_referral_patch(hl_request_t *req, void *arg)
 {
     ctx_t x;
-    hl_case_input_t *in = NULL;
-    hl_contact_error_t err;
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_REFERRAL_STATE);
     hl_referral_row_t r;
     hl_case_entry_t e;
     hl_referral_state_t previous;
-    size_t len;
-    const char *body = hl_http_body(req, &len);
-    int rc = hl_case_parse(HL_CASE_BODY_REFERRAL_STATE, body, len, &in, &err);
+    int rc;
 
     memset(&x, 0, sizeof(x));
     memset(&e, 0, sizeof(e));
-    if (rc == HL_EINVAL) {
-        reply_input(req, &err);
+    if (in == NULL)
         goto out;
-    }
-    if (rc != HL_OK) {
-        reply_internal(req, rc);
-        goto out;
-    }
     if (!begin(&x, arg, req, 2, true, false) || !need_writer(&x, NULL))
         goto out;
     rc = hl_cases_lock_referral(x.conn, x.case_id, x.sub_id, &r);
