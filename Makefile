@@ -53,7 +53,7 @@ TEST_LDLIBS := $(shell pkg-config --libs criterion 2>/dev/null)
 # Every module in lib/ and taxonomy/ is shared; server/ and client/ modules are
 # everything but their main.c, so each one links into the tests.
 LIB_SRCS    := $(wildcard lib/*.c taxonomy/*.c)
-SERVER_SRCS := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_SRCS := $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c))
 CLIENT_SRCS := $(filter-out client/main.c client/cdr_main.c,$(wildcard client/*.c))
 SUPPORT_SRCS:= $(wildcard tests/support/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/*.c)
@@ -224,7 +224,7 @@ fuzz-%: $(BUILD)/fuzz/fuzz_%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*
 	$(call fuzz_run,$*,$(FUZZ_SECONDS))
 
-FORMAT_SRCS = $(wildcard lib/*.[ch] taxonomy/*.[ch] server/*.[ch] client/*.[ch] \
+FORMAT_SRCS = $(wildcard lib/*.[ch] taxonomy/*.[ch] server/*.[ch] server/*/*.[ch] client/*.[ch] \
 	tests/*/*.[ch] tests/bench/shim/*.c)
 
 format:

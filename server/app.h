@@ -9,16 +9,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "auth.h"
+#include "access/auth.h"
 #include "config.h"
 #include "crypto.h"
-#include "dbpool.h"
+#include "db/dbpool.h"
 #include "health.h"
-#include "http.h"
-#include "merger.h"
-#include "spool.h"
+#include "http/http.h"
+#include "stats/merger.h"
+#include "contacts/spool.h"
 #include "taxonomy.h"
-#include "writer.h"
+#include "contacts/writer.h"
 
 typedef struct hl_taxref hl_taxref_t;
 

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "replag.h"
-#include "spool.h"
+#include "db/replag.h"
+#include "contacts/spool.h"
 #include "util.h"
 
 #define HL_HEALTH_INTERVAL_MS 500u  /* between probes */

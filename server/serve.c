@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
+#include "admin/admin.h"
 #include "app.h"
 #include "log.h"
 
@@ -94,7 +94,7 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     hl_health_opts_t hlopts = {
         .conninfo = cfg->database_url, .replica_conninfo = cfg->read_database_url, .spool = app.spool};
     /* Frontend tokens are kept beside the spool: after a restart during an outage front ends go on
-     * posting into it (server/auth.h). */
+     * posting into it (server/access/auth.h). */
     hl_auth_opts_t aopts = {.state_dir = cfg->spool_dir, .cache_seconds = (unsigned)cfg->token_cache_seconds};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_health_start(&hlopts, &app.health) != HL_OK ||

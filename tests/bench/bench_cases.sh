@@ -298,7 +298,7 @@ echo "$out"
 
 # ---- pgbench: the note's transaction, PostgreSQL alone ---------------------------------------
 if [[ $run_pgbench == 1 ]]; then
-  # The statements of POST /v1/cases/{id}/notes (server/cases.c: the case row locked as
+  # The statements of POST /v1/cases/{id}/notes (server/casework/cases.c: the case row locked as
   # hl_cases_load does, the entry, updated_at), on the SQL-made cases: client i writes to cases
   # i + 1, i + 1 + C, ... (md5('case' || n) is their id), as the measure's connections do.
   cat >"$tmp/note.sql" <<'SQL'

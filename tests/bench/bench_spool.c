@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "spool.h"
+#include "contacts/spool.h"
 
 #define REC_BYTES 1024
 

@@ -5,7 +5,7 @@
  * and no PostgreSQL:
  *   make BUILD=build/fuzz fuzz-http FUZZ_SECONDS=60
  *
- * The daemon is the real one (server/http.c with routes.c's table, 2 threads), each request on a
+ * The daemon is the real one (server/http/http.c with routes.c's table, 2 threads), each request on a
  * fresh socketpair handed to hl_http_add_connection. The database is unreachable (a connection
  * string naming no server): reads, PATCH, statistics, reports and Rocket.Chat's secret check
  * answer 503 when they reach it, so everything before that is fuzzed. The writer is a stand-in

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "record.h"
+#include "contacts/record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

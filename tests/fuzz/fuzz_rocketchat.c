@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the Rocket.Chat webhook mapping (server/rocketchat.c), the path of
+ * libFuzzer target for the Rocket.Chat webhook mapping (server/contacts/rocketchat.c), the path of
  * POST /v1/ingest/rocketchat after the secret check: the body is decoded as the handler does,
  * classified (hl_rocketchat_kind) and, for a session, mapped to an api.md contact.
  *   make BUILD=build/fuzz fuzz-rocketchat FUZZ_SECONDS=60
@@ -19,7 +19,7 @@
 
 #include "contact.h"
 #include "fuzz_util.h"
-#include "rocketchat.h"
+#include "contacts/rocketchat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the spool's scanner (server/spool.c): the segment files and checkpoint
+ * libFuzzer target for the spool's scanner (server/contacts/spool.c): the segment files and checkpoint
  * that hl_spool_open finds after a crash, a disk error or someone's editing, as bytes.
  *   make BUILD=build/fuzz fuzz-spool FUZZ_SECONDS=60
  *
@@ -28,7 +28,7 @@
 
 #include "fuzz_util.h"
 #include "log.h"
-#include "spool.h"
+#include "contacts/spool.h"
 
 #define FILE_HDR  16
 #define REC_HDR   16

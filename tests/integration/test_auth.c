@@ -1,7 +1,7 @@
 /*
  * Authentication and roles over HTTP: 401 for a missing, malformed, unknown, altered or
  * revoked token; 403 for a role that may not; the token cache's documented window after a
- * revocation (server/auth.h: HL_AUTH_CACHE_SECONDS); the audit row of a failure burst.
+ * revocation (server/access/auth.h: HL_AUTH_CACHE_SECONDS); the audit row of a failure burst.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "access/auth.h"
 #include "itest.h"
 
 static hl_testd_t d;
@@ -166,7 +166,7 @@ Test(auth, revoked_token_never_used_401)
 
 /*
  * A token used shortly before its revocation stays valid from the daemon's cache for at most
- * HL_AUTH_CACHE_SECONDS (server/auth.h documents this); then it is refused. This test waits
+ * HL_AUTH_CACHE_SECONDS (server/access/auth.h documents this); then it is refused. This test waits
  * that long.
  */
 Test(auth, revoked_cached_token_refused_within_cache_lifetime)

@@ -312,7 +312,8 @@ Test(durability, writer_connections_from_the_config)
 
 /* ---- SIGTERM under load ------------------------------------------------------------------- */
 
-/* Bytes in spool_dir's files, but for the frontend-tokens list kept beside the spool (server/auth.h). */
+/* Bytes in spool_dir's files, but for the frontend-tokens list kept beside the spool (server/access/auth.h).
+ */
 static size_t spool_bytes(const char *dir)
 {
     DIR *dp = opendir(dir);
@@ -384,7 +385,7 @@ Test(durability, acknowledged_contacts_survive_sigterm_under_load)
     cr_expect_eq(len, 0, "%zu spool bytes after a graceful stop with the database up", len);
 }
 
-/* ---- tokens while PostgreSQL is down (server/auth.h) --------------------------------------- */
+/* ---- tokens while PostgreSQL is down (server/access/auth.h) --------------------------------------- */
 
 /* A contact from the demo front end posted with TOKEN; the answer's status ("spooled", ...) in STATE. */
 static long post_as(const char *token, const char *source_id, char state[16])

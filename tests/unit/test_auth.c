@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "auth.h"
-#include "migrate.h"
+#include "access/auth.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "tokenfile.h"
-#include "users.h"
+#include "contacts/tokenfile.h"
+#include "access/users.h"
 
 static hl_pgtest_t db;
 static PGconn *conn;
@@ -264,7 +264,7 @@ Test(auth_cache, frontend_routes_need_no_database)
         cr_expect(strcmp(hl_routes[i].name, "contacts_create") == 0 ||
                       strcmp(hl_routes[i].name, "taxonomy") == 0,
                   "route %s is open to front ends: can it work from a token the database did not confirm "
-                  "(server/auth.h)?",
+                  "(server/access/auth.h)?",
                   hl_routes[i].name);
     }
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "case.h"
-#include "cases.h"
+#include "casework/cases.h"
 #include "crypto.h"
 
 #define MARKER "ZQXJ7MARKER"

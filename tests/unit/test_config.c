@@ -356,7 +356,7 @@ static void value_of(const hl_config_t *cfg, const char *key, char *out, size_t 
         cr_assert_fail("test bug: no accessor for %s", key);
 }
 
-/* token_cache_seconds bounds how long a revocation takes to reach a daemon (server/auth.h): 1..30. */
+/* token_cache_seconds bounds how long a revocation takes to reach a daemon (server/access/auth.h): 1..30. */
 Test(config, token_cache_seconds_at_most_30)
 {
     hl_config_t *cfg = NULL;

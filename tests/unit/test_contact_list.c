@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "contact_list.h"
-#include "migrate.h"
+#include "casework/contact_list.h"
+#include "db/migrate.h"
 #include "pgtest.h"
 
 #define CASE_ID "c0000000-0000-4000-8000-000000000001"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cursor.h"
+#include "http/cursor.h"
 
 static hl_crypto_keyring_t *keyring(uint8_t first)
 {

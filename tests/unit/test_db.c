@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
+#include "db/db.h"
 #include "pgtest.h"
 
 static hl_pgtest_t db;

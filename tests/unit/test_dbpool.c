@@ -1,7 +1,7 @@
 /* server/dbpool: the pool never lends more connections than it has. */
 #include <criterion/criterion.h>
 
-#include "dbpool.h"
+#include "db/dbpool.h"
 #include "pgtest.h"
 
 static hl_pgtest_t db;

@@ -4,9 +4,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "dbpool.h"
-#include "dbwatch.h"
+#include "db/db.h"
+#include "db/dbpool.h"
+#include "db/dbwatch.h"
 #include "pgtest.h"
 
 static hl_pgtest_t db;

@@ -9,13 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "admin/admin.h"
 #include "crypto.h"
-#include "keys.h"
-#include "migrate.h"
+#include "admin/keys.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "cases.h"
-#include "sealed_columns.h"
+#include "casework/cases.h"
+#include "admin/sealed_columns.h"
 
 static hl_pgtest_t db;
 static PGconn *conn;

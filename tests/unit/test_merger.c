@@ -4,10 +4,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "merger.h"
-#include "migrate.h"
+#include "stats/merger.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "rollup.h"
+#include "contacts/rollup.h"
 #include "util.h"
 
 static hl_pgtest_t db;

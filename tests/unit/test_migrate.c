@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "migrate.h"
+#include "db/migrate.h"
 #include "pgbouncer.h"
 #include "pgtest.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "contacts/record.h"
 
 TestSuite(record);
 

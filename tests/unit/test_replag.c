@@ -1,8 +1,8 @@
-/* server/replag.c: a read replica's replay lag from the primary's WAL positions and the standby's
+/* server/db/replag.c: a read replica's replay lag from the primary's WAL positions and the standby's
  * replayed one (docs/scale-out.md, "Read replica"). Times in microseconds, made up. */
 #include <criterion/criterion.h>
 
-#include "replag.h"
+#include "db/replag.h"
 
 #define S 1000000 /* one second */
 

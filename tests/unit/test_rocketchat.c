@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "contact.h"
-#include "rocketchat.h"
+#include "contacts/rocketchat.h"
 
 static json_t *load(const char *text)
 {

@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "migrate.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "rollup.h"
-#include "stats.h"
-#include "writer.h"
+#include "contacts/rollup.h"
+#include "stats/stats.h"
+#include "contacts/writer.h"
 
 static hl_rollup_contact_t contact(const char *const *codes, size_t n)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for server/spool.c: durability, order, recovery of torn and damaged files. */
+/* Unit tests for server/contacts/spool.c: durability, order, recovery of torn and damaged files. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "spool.h"
+#include "contacts/spool.h"
 
 #define SEG1     "spool-00000001.log"
 #define FILE_HDR 16u

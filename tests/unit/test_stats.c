@@ -20,9 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "migrate.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "stats.h"
+#include "stats/stats.h"
 #include "taxonomy.h"
 
 #define TAX_DIR HL_TEST_SRCDIR "/taxonomy"

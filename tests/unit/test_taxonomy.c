@@ -638,7 +638,7 @@ Test(taxonomy_broken, valid_fixture_loads)
 /* ---------------------------------------------------------------------------------- */
 /* helplined taxonomy ...: the subcommand function, stdout captured into a file.      */
 
-#include "admin.h"
+#include "admin/admin.h"
 
 static char captured[1 << 20];
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "tokenfile.h"
+#include "contacts/tokenfile.h"
 
 static char dir[64];
 static char path[128];

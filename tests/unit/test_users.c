@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "admin/admin.h"
 #include "crypto.h"
-#include "migrate.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "users.h"
+#include "access/users.h"
 
 static hl_pgtest_t db;
 static PGconn *conn;
@@ -107,7 +107,7 @@ Test(users, revoked_token_fails)
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM users WHERE revoked_at IS NOT NULL"), 1);
 }
 
-/* The frontend list's re-check (server/auth.c): which tokens still belong to a live frontend user. */
+/* The frontend list's re-check (server/access/auth.c): which tokens still belong to a live frontend user. */
 Test(users, frontends_live)
 {
     char tokens[5][HL_CRYPTO_TOKEN_TEXT_LEN + 1];

@@ -8,11 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "migrate.h"
+#include "db/migrate.h"
 #include "pgtest.h"
-#include "spool.h"
-#include "rollup.h"
-#include "writer.h"
+#include "contacts/spool.h"
+#include "contacts/rollup.h"
+#include "contacts/writer.h"
 
 #define MAX_RESULTS 600
 
