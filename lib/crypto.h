@@ -193,7 +193,7 @@ int hl_crypto_source_id(hl_crypto_keyring_t *kr, uint64_t helpline_id, const cha
 
 #define HL_CRYPTO_CURSOR_MAC_BYTES 16
 
-/* The tag of a list cursor (server/cursor.h): BLAKE2b with a 16-byte output over MSG, keyed with
+/* The tag of a list cursor (server/http/cursor.h): BLAKE2b with a 16-byte output over MSG, keyed with
  * the cursor key (crypto_kdf context "CURSORM1", subkey id 1, from the master key). */
 int hl_crypto_cursor_mac(hl_crypto_keyring_t *kr, const uint8_t *msg, size_t len,
                          uint8_t out[HL_CRYPTO_CURSOR_MAC_BYTES]) HL_MUSTCHECK;
