@@ -242,3 +242,20 @@ char *hl_cli_api_escape(const char *s)
     curl_free(e);
     return copy;
 }
+
+int hl_cli_api_add_param(char *path, size_t cap, const char *name, const char *value)
+{
+    char *e = hl_cli_api_escape(value);
+    size_t used = strlen(path);
+    int n;
+
+    if (e == NULL)
+        return HL_ENOMEM;
+    n = snprintf(path + used, cap - used, "%s%s=%s", strchr(path, '?') != NULL ? "&" : "?", name, e);
+    free(e);
+    if (n < 0 || (size_t)n >= cap - used) {
+        path[used] = '\0';
+        return HL_EINVAL;
+    }
+    return HL_OK;
+}

@@ -76,4 +76,8 @@ int hl_cli_api_report(hl_cli_api_t *api, FILE *err, int rc, const hl_cli_respons
 /* PATH-safe escaping of a query value or path segment (a new string to free()), NULL on ENOMEM. */
 char *hl_cli_api_escape(const char *s);
 
+/* Appends "&NAME=escaped(VALUE)" to PATH ("?" before the first): HL_OK, HL_ENOMEM, or HL_EINVAL
+ * when it does not fit in CAP bytes (PATH is then left as it was). */
+int hl_cli_api_add_param(char *path, size_t cap, const char *name, const char *value) HL_MUSTCHECK;
+
 #endif

@@ -204,17 +204,6 @@ static bool in_vocab(const char *what, const char *arg, const char *(*name)(int)
     return false;
 }
 
-static bool is_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 static bool is_id(const char *s)
 {
     return hl_case_uuid_valid(s, strlen(s));
@@ -399,13 +388,13 @@ static bool check_value(int opt, const char *v, char *err, size_t errlen)
     case O_TO:
         return in_vocab("--to", strncmp(v, "referral.", 9) == 0 ? v + 9 : v, referral_name, err, errlen);
     case O_FOLLOW_UP:
-        if (strcmp(v, "none") != 0 && !is_date(v) && !hl_contact_time_parse(v, strlen(v), &us)) {
+        if (strcmp(v, "none") != 0 && !hl_cli_is_date(v) && !hl_contact_time_parse(v, strlen(v), &us)) {
             seterr(err, errlen, "--follow-up must be a date YYYY-MM-DD, an RFC 3339 time or none");
             return false;
         }
         return true;
     case O_FOLLOW_UP_BEFORE:
-        if (!is_date(v)) {
+        if (!hl_cli_is_date(v)) {
             seterr(err, errlen, "--follow-up-before must be a date YYYY-MM-DD");
             return false;
         }
@@ -433,24 +422,6 @@ static bool check_value(int opt, const char *v, char *err, size_t errlen)
         }
         return true;
     }
-}
-
-/* Appends "&NAME=escaped(VALUE)" (or "?..." first) to PATH. */
-static int add_param(char *path, size_t cap, const char *name, const char *value)
-{
-    char *e = hl_cli_api_escape(value);
-    size_t used = strlen(path);
-    int n;
-
-    if (e == NULL)
-        return HL_ENOMEM;
-    n = snprintf(path + used, cap - used, "%s%s=%s", strchr(path, '?') != NULL ? "&" : "?", name, e);
-    free(e);
-    if (n < 0 || (size_t)n >= cap - used) {
-        path[used] = '\0';
-        return HL_EINVAL;
-    }
-    return HL_OK;
 }
 
 /* The request's path: /v1/cases[/CASE_ID][TAIL][/SUB_ID]. */
@@ -504,8 +475,8 @@ static int case_body(hl_cli_case_args_t *a, const opts_t *o_, char *err, size_t 
         /* A day is its start, UTC: due that day (see case_view.h for "overdue"). */
         snprintf(day, sizeof(day), "%sT00:00:00Z", f);
         if (json_object_set_new(b, "follow_up_at",
-                                strcmp(f, "none") == 0 ? json_null() : json_string(is_date(f) ? day : f)) !=
-            0)
+                                strcmp(f, "none") == 0 ? json_null()
+                                                       : json_string(hl_cli_is_date(f) ? day : f)) != 0)
             return HL_ENOMEM;
     }
     if (GIVEN(O_ASSIGN) && (rc = set_assignee(a, V(O_ASSIGN), err, errlen)) != HL_OK)
@@ -632,15 +603,15 @@ static int list_path(hl_cli_case_args_t *a, const opts_t *o_, int64_t now_us, ch
     }
     set_path(a, "");
     if (V(O_STATUS) != NULL)
-        rc = add_param(a->path, sizeof(a->path), "status", V(O_STATUS));
+        rc = hl_cli_api_add_param(a->path, sizeof(a->path), "status", V(O_STATUS));
     if (rc == HL_OK && V(O_PRIORITY) != NULL)
-        rc = add_param(a->path, sizeof(a->path), "priority", V(O_PRIORITY));
+        rc = hl_cli_api_add_param(a->path, sizeof(a->path), "priority", V(O_PRIORITY));
     if (rc == HL_OK && assigned != NULL)
-        rc = add_param(a->path, sizeof(a->path), "assigned_to", assigned);
+        rc = hl_cli_api_add_param(a->path, sizeof(a->path), "assigned_to", assigned);
     if (rc == HL_OK && before != NULL)
-        rc = add_param(a->path, sizeof(a->path), "follow_up_before", before);
+        rc = hl_cli_api_add_param(a->path, sizeof(a->path), "follow_up_before", before);
     if (rc == HL_OK && V(O_LIMIT) != NULL)
-        rc = add_param(a->path, sizeof(a->path), "limit", V(O_LIMIT));
+        rc = hl_cli_api_add_param(a->path, sizeof(a->path), "limit", V(O_LIMIT));
     if (rc == HL_EINVAL)
         seterr(err, errlen, "arguments too long");
     a->cursor = V(O_CURSOR);
@@ -820,5 +791,5 @@ int hl_cli_case_page_path(const hl_cli_case_args_t *a, const char *cursor, char 
     if (strlen(a->path) >= cap)
         return HL_EINVAL;
     strcpy(out, a->path);
-    return cursor != NULL ? add_param(out, cap, "cursor", cursor) : HL_OK;
+    return cursor != NULL ? hl_cli_api_add_param(out, cap, "cursor", cursor) : HL_OK;
 }

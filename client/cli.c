@@ -1,6 +1,7 @@
 /* What the client's commands share (cli.h). */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -192,4 +193,15 @@ int hl_cli_get_page(hl_cli_ctx_t *ctx, hl_cli_api_t *api, const char *path, cons
 out:
     hl_cli_response_free(&resp);
     return status;
+}
+
+bool hl_cli_is_date(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
 }

@@ -63,6 +63,9 @@ int hl_cli_read_file(const char *path, char **out, size_t *len) HL_MUSTCHECK;
 /* Wipes LEN bytes (strlen when LEN is 0 and P non-NULL) and frees P. NULL: no-op. */
 void hl_cli_wipe_free(char *p, size_t len);
 
+/* Whether S has the shape of a date, YYYY-MM-DD (the server checks the calendar). */
+bool hl_cli_is_date(const char *s);
+
 /* Prints the categories/terminology/repeat_caller of a POST/PATCH/classify reply. */
 void hl_cli_print_outcome(FILE *out, json_t *reply);
 

@@ -1,5 +1,4 @@
 /* helpline stats (api.md GET /v1/stats): a table with bars, or the server's CSV or JSON. */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,31 +25,6 @@ static const char usage_stats[] =
     "  --json                   the server's JSON\n"
     "  --no-bars                the table without bars\n"
     "\nOptions:\n" HL_CLI_COMMON_OPTIONS;
-
-static bool is_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
-/* Appends "&NAME=escaped(VALUE)" to the query in Q (CAP bytes). */
-static bool add_param(char *q, size_t cap, const char *name, const char *value)
-{
-    char *e = hl_cli_api_escape(value);
-    size_t used = strlen(q);
-    int n;
-
-    if (e == NULL)
-        return false;
-    n = snprintf(q + used, cap - used, "%s%s=%s", strchr(q, '?') != NULL ? "&" : "?", name, e);
-    free(e);
-    return n > 0 && (size_t)n < cap - used;
-}
 
 int hl_cli_cmd_stats(hl_cli_ctx_t *ctx, int argc, char **argv)
 {
@@ -115,15 +89,17 @@ int hl_cli_cmd_stats(hl_cli_ctx_t *ctx, int argc, char **argv)
         return hl_cli_usage_error(ctx, usage_stats, "stats: unexpected argument '%s'", argv[optind]);
     if (from == NULL || to == NULL || by == NULL)
         return hl_cli_usage_error(ctx, usage_stats, "stats: --from, --to and --by are required");
-    if (!is_date(from) || !is_date(to))
+    if (!hl_cli_is_date(from) || !hl_cli_is_date(to))
         return hl_cli_usage_error(ctx, usage_stats, "stats: dates are YYYY-MM-DD");
     if (csv && as_json)
         return hl_cli_usage_error(ctx, usage_stats, "stats: --csv or --json, not both");
     if (k != NULL && (strspn(k, "0123456789") != strlen(k) || *k == '\0'))
         return hl_cli_usage_error(ctx, usage_stats, "stats: --k must be a whole number");
-    if (!add_param(path, sizeof(path), "from", from) || !add_param(path, sizeof(path), "to", to) ||
-        !add_param(path, sizeof(path), "by", by) || (k != NULL && !add_param(path, sizeof(path), "k", k)) ||
-        (helpline != NULL && !add_param(path, sizeof(path), "helpline", helpline)))
+    if (hl_cli_api_add_param(path, sizeof(path), "from", from) != HL_OK ||
+        hl_cli_api_add_param(path, sizeof(path), "to", to) != HL_OK ||
+        hl_cli_api_add_param(path, sizeof(path), "by", by) != HL_OK ||
+        (k != NULL && hl_cli_api_add_param(path, sizeof(path), "k", k) != HL_OK) ||
+        (helpline != NULL && hl_cli_api_add_param(path, sizeof(path), "helpline", helpline) != HL_OK))
         return hl_cli_usage_error(ctx, usage_stats, "stats: arguments too long");
     status = hl_cli_connect(ctx, &api);
     if (status != HL_CLI_EXIT_OK)

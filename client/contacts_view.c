@@ -21,17 +21,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool is_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 /* 8-4-4-4-12 hexadecimal digits. */
 static bool is_uuid(const char *s)
 {
@@ -58,24 +47,6 @@ static bool in_vocab(const char *flag, const char *arg, const char *(*name)(int)
     hl_cli_vocab_list(name, n, list, sizeof(list));
     seterr(err, errlen, "--%s must be one of: %s", flag, list);
     return false;
-}
-
-/* Appends "&NAME=escaped(VALUE)" (or "?..." first) to PATH. */
-static int add_param(char *path, size_t cap, const char *name, const char *value)
-{
-    char *e = hl_cli_api_escape(value);
-    size_t used = strlen(path);
-    int n;
-
-    if (e == NULL)
-        return HL_ENOMEM;
-    n = snprintf(path + used, cap - used, "%s%s=%s", strchr(path, '?') != NULL ? "&" : "?", name, e);
-    free(e);
-    if (n < 0 || (size_t)n >= cap - used) {
-        path[used] = '\0';
-        return HL_EINVAL;
-    }
-    return HL_OK;
 }
 
 enum {
@@ -120,7 +91,7 @@ static bool check_filter(int opt, const char *v, char *err, size_t errlen)
     switch (opt) {
     case O_FROM:
     case O_TO:
-        if (!is_date(v)) {
+        if (!hl_cli_is_date(v)) {
             seterr(err, errlen, "--%s must be a date YYYY-MM-DD", opt == O_FROM ? "from" : "to");
             return false;
         }
@@ -225,7 +196,7 @@ int hl_cli_contacts_args_parse(hl_cli_ctx_t *ctx, int argc, char **argv, hl_cli_
     for (size_t i = 0; i < HL_ARRAY_LEN(filters); i++) {
         if (values[filters[i].opt - O_FROM] == NULL)
             continue;
-        rc = add_param(a.path, sizeof(a.path), filters[i].param, values[filters[i].opt - O_FROM]);
+        rc = hl_cli_api_add_param(a.path, sizeof(a.path), filters[i].param, values[filters[i].opt - O_FROM]);
         if (rc == HL_EINVAL)
             seterr(err, errlen, "arguments too long");
         if (rc != HL_OK)
@@ -240,7 +211,7 @@ int hl_cli_contacts_page_path(const hl_cli_contacts_args_t *a, const char *curso
     if (strlen(a->path) >= cap)
         return HL_EINVAL;
     strcpy(out, a->path);
-    return cursor != NULL ? add_param(out, cap, "cursor", cursor) : HL_OK;
+    return cursor != NULL ? hl_cli_api_add_param(out, cap, "cursor", cursor) : HL_OK;
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
