@@ -32,6 +32,7 @@ let session = null;          // {user, role, helpline} while logged in
 let taxonomy = null;         // the promise of GET /v1/taxonomy, once asked for
 const loaded = new Map();    // page name -> module
 let renderSeq = 0;
+let expiredUser = null;      // whose session ended by itself (their pages' state is kept)
 
 function navKey(entry) {
   // A counsellor's list is their own contacts only.
@@ -80,11 +81,19 @@ function buildNav() {
     h('a', {href: '#/' + e, 'aria-current': current && current.nav === e ? 'page' : null}, t(navKey(e)))))));
 }
 
-function showLogin(message) {
+// Drops what the pages keep in memory (drafts, filters).
+function resetPages() {
+  for (const mod of loaded.values()) if (typeof mod.reset === 'function') mod.reset();
+}
+
+// The login form. After an expiry (expired true) the pages keep their state (an unsaved
+// contact) for the same user signing in again; any other way, it is dropped.
+function showLogin(message, expired) {
+  if (expired && session) expiredUser = session.user + '@' + session.helpline;
+  else { expiredUser = null; resetPages(); }
   session = null;
   setCsrf(null);
   taxonomy = null;
-  for (const mod of loaded.values()) if (typeof mod.reset === 'function') mod.reset();
   renderSeq += 1;
   clear($('view'));
   clear($('nav'));
@@ -107,6 +116,8 @@ function setHelplineField(n) {
 }
 
 function loggedIn(s) {
+  if (expiredUser !== null && expiredUser !== s.user + '@' + s.helpline) resetPages();
+  expiredUser = null;
   session = {user: s.user, role: s.role, helpline: s.helpline};
   if (s.csrf) setCsrf(s.csrf);
   $('login-box').hidden = true;
@@ -253,7 +264,7 @@ async function boot() {
   $('logout').addEventListener('click', logout);
   $('skip').addEventListener('click', (ev) => { ev.preventDefault(); $('view').focus(); });
   window.addEventListener('hashchange', route);
-  onUnauth(() => showLogin(t('login.expired')));
+  onUnauth(() => { if (session) showLogin(t('login.expired'), true); });
   try {
     const s = await api('GET', '/v1/session');
     loggedIn(s);

@@ -138,7 +138,8 @@ function categoryPicker(tax, index, chosen, onChange) {
       expand(g, q ? anyKid : g.kids.some((k) => selected.has(k.code)));
     }
   }
-  const visible = () => Array.from(boxes.values()).filter((b) => b.offsetParent !== null);
+  // In document order (a group's box comes before its subcategories').
+  const visible = () => Array.from(tree.querySelectorAll('input[type=checkbox]')).filter((x) => x.offsetParent !== null);
   filter.addEventListener('input', applyFilter);
   filter.addEventListener('keydown', (ev) => {
     if (ev.key === 'ArrowDown' || ev.key === 'Enter') {
