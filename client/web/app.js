@@ -125,6 +125,8 @@ function loggedIn(s) {
   put($('who'), t('common.who', {user: s.user, role: t('common.role.' + s.role), helpline: s.helpline || ''}));
   $('who').hidden = false;
   $('logout').hidden = false;
+  // The taxonomy is fetched while the first page's module loads (all roles but network use it).
+  if (s.role !== 'network') ctx.taxonomy().catch(() => {});
   const entries = NAV[session.role] || [];
   const {path} = parseHash();
   if (!ROUTES.some((r) => r.re.test(path)) && entries.length) {
@@ -249,6 +251,9 @@ ctx.errorText = errorText;
 
 async function boot() {
   const sel = $('lang');
+  // Who is logged in is asked while the catalogues load.
+  const who = api('GET', '/v1/session');
+  who.catch(() => {});
   const code = await setLang(initialLang()).catch(() => setLang('en'));
   sel.value = code;
   translateStatic(document);
@@ -266,7 +271,7 @@ async function boot() {
   window.addEventListener('hashchange', route);
   onUnauth(() => { if (session) showLogin(t('login.expired'), true); });
   try {
-    const s = await api('GET', '/v1/session');
+    const s = await who;
     loggedIn(s);
   } catch (e) {
     if (e instanceof ApiError && e.reply && typeof e.reply.helplines === 'number') setHelplineField(e.reply.helplines);
