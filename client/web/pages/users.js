@@ -139,12 +139,18 @@ function userRow(u, me, listBox, status, ctx) {
   const panelRow = h('tr', {class: 'user-panel-row', hidden: true}, h('td', {colspan: '6'}, panel));
   // One panel open at a time (their fields have fixed ids).
   panel.open = (content) => {
-    if (openPanel && openPanel !== panel && openPanel.isConnected) openPanel.close();
+    if (openPanel && openPanel !== panel && openPanel.isConnected) openPanel.close(false);
     openPanel = panel;
+    panel.opener = document.activeElement;
     put(panel, content);
     panelRow.hidden = false;
   };
-  panel.close = () => { clear(panel); panelRow.hidden = true; };
+  // Cancel gives the focus back to the button that opened the panel.
+  panel.close = (refocus = true) => {
+    clear(panel);
+    panelRow.hidden = true;
+    if (refocus && panel.opener && panel.opener.isConnected) panel.opener.focus();
+  };
   const actions = [];
   if (!revoked && u.role !== 'frontend') {
     actions.push(h('button', {type: 'button', class: 'set-password', 'data-user': u.name,
