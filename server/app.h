@@ -62,6 +62,8 @@ void hl_handle_healthz(hl_request_t *req, void *app);
 void hl_handle_metrics(hl_request_t *req, void *app);
 void hl_handle_stats(hl_request_t *req, void *app);
 void hl_handle_report(hl_request_t *req, void *app);
+void hl_handle_helplines(hl_request_t *req, void *app);      /* handlers_helplines.c */
+void hl_handle_reports_verify(hl_request_t *req, void *app); /* handlers_helplines.c */
 /* handlers_cases.c */
 void hl_handle_cases_create(hl_request_t *req, void *app);
 void hl_handle_cases_list(hl_request_t *req, void *app);

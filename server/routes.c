@@ -29,6 +29,10 @@ const hl_route_t hl_routes[] = {
      "stats", NULL},
     {HL_METHOD_GET, "/v1/reports/quarterly", HL_ROLE_NETWORK | HL_ROLE_ADMIN, false, hl_handle_report,
      "reports_quarterly", NULL},
+    {HL_METHOD_POST, "/v1/reports/verify", HL_ROLE_NETWORK | HL_ROLE_ADMIN, true, hl_handle_reports_verify,
+     "reports_verify", NULL},
+    {HL_METHOD_GET, "/v1/helplines", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, false, hl_handle_helplines, "helplines",
+     NULL},
     /* No bearer token: Rocket.Chat's shared secret, checked from the headers before the body. */
     {HL_METHOD_POST, "/v1/ingest/rocketchat", 0, true, hl_handle_ingest_rocketchat, "ingest_rocketchat",
      hl_admit_ingest_rocketchat},
