@@ -1,18 +1,15 @@
 // #/reports (network officer, admin): the signed quarterly report of GET /v1/reports/quarterly
-// for a helpline of the caller's network (helpline=CODE; empty: the caller's own). The API has
-// no list of the network's helplines, so the code is typed (codes already fetched are offered).
-// The daemon returns the signed document only, with no verification result and no public key:
-// the signature is checked here with WebCrypto's Ed25519 against a public key the officer
-// pastes (`helplined signing-key show`, or lines of a keys file), as `helpline report verify`
-// does. Downloads: the JSON exactly as the daemon sent it, and the daemon's CSV.
-import {apiText, qs} from '../lib/api.js';
+// for a helpline the caller reads (GET /v1/helplines: a network officer's whole network), with
+// the daemon's verification of its signature and disclosure rules (POST /v1/reports/verify).
+// A report file received from elsewhere can be checked the same way. Downloads: the JSON
+// exactly as the daemon sent it, and the daemon's CSV.
+import {api, apiText, qs} from '../lib/api.js';
 import {h, put, field, download, select} from '../lib/dom.js';
 import {t, tlabel} from '../lib/i18n.js';
 import {vname} from '../lib/vocab.js';
 import {grid, statTable, valuesOf, cellText} from '../lib/stattable.js';
-import {pickKey, verifyReport} from '../lib/reportsig.js';
 
-// In memory only, for this session: what the officer typed and the codes fetched.
+// In memory only, for this session: the period and helpline last asked for.
 let state = null;
 
 export function reset() {
@@ -23,7 +20,7 @@ function initial() {
   const now = new Date();
   const q = Math.floor(now.getUTCMonth() / 3);
   return {year: q === 0 ? now.getUTCFullYear() - 1 : now.getUTCFullYear(), quarter: q === 0 ? 4 : q,
-    helpline: '', keys: '', codes: []};
+    helpline: ''};
 }
 
 const ORDER = ['contact_type', 'channel', 'category', 'subcategory', 'age_band_gender', 'region'];
@@ -35,47 +32,68 @@ function safeName(s) {
 export async function render(root, params, ctx) {
   if (!state) state = initial();
   const session = ctx.session || {};
-  const helpline = h('input', {id: 'report-helpline', name: 'helpline', value: state.helpline,
-    autocapitalize: 'none', spellcheck: 'false', list: 'report-helplines', maxlength: '64'});
-  const codes = h('datalist', {id: 'report-helplines'},
-    [session.helpline].concat(state.codes).filter((c, i, a) => c && a.indexOf(c) === i).map((c) => h('option', {value: c})));
+  let helplines = [];
+  try {
+    helplines = (await api('GET', '/v1/helplines')).items || [];
+  } catch (e) {
+    helplines = [{code: session.helpline, name: session.helpline}];
+  }
+  if (!state.helpline) state.helpline = session.helpline || (helplines[0] || {}).code || '';
+  const helpline = select({id: 'report-helpline', name: 'helpline', value: state.helpline},
+    helplines.map((x) => [x.code, x.name + ' (' + x.code + ')']));
   const year = h('input', {id: 'report-year', name: 'year', type: 'number', min: '2000', max: '9999',
     required: true, value: String(state.year), inputmode: 'numeric'});
   const quarter = select({id: 'report-quarter', name: 'quarter', value: String(state.quarter)},
     [1, 2, 3, 4].map((q) => [String(q), t('reports.quarter_n', {q})]));
-  const keys = h('textarea', {id: 'report-key', name: 'key', rows: '2', spellcheck: 'false',
-    autocapitalize: 'none', value: state.keys});
   const status = h('p', {id: 'report-status', role: 'status', class: 'muted'});
   const out = h('div', {id: 'report-result'});
 
   const form = h('form', {id: 'report-form', novalidate: true, onsubmit: (ev) => {
     ev.preventDefault();
-    state.helpline = helpline.value.trim();
+    state.helpline = helpline.value;
     state.year = Number(year.value);
     state.quarter = Number(quarter.value);
-    state.keys = keys.value;
     if (!Number.isInteger(state.year) || state.year < 2000 || state.year > 9999) {
       put(status, h('span', {class: 'error', role: 'alert'}, t('reports.bad_year')));
       year.focus();
       return;
     }
-    fetchReport(out, status, codes, ctx);
+    fetchReport(out, status, ctx);
   }},
   h('div', {class: 'row'},
-    field(t('reports.helpline'), helpline, t('reports.helpline_hint', {code: session.helpline || ''})),
+    field(t('reports.helpline'), helpline),
     field(t('reports.year'), year),
     field(t('reports.quarter'), quarter)),
-  codes,
-  field(t('reports.key'), keys, t('reports.key_hint')),
   h('div', {class: 'actions'}, h('button', {type: 'submit', id: 'report-fetch', class: 'primary'}, t('reports.fetch'))));
+
+  // A report file the officer holds (received by mail, downloaded earlier): the daemon checks it.
+  const file = h('input', {id: 'report-file', name: 'report-file', type: 'file', accept: 'application/json,.json'});
+  const fileResult = h('p', {id: 'report-file-result', role: 'status'});
+  const check = h('form', {id: 'report-file-form', novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    if (!file.files || !file.files[0]) return;
+    let report;
+    try {
+      report = JSON.parse(await file.files[0].text());
+    } catch (e) {
+      fileResult.className = 'error';
+      put(fileResult, t('reports.bad_reply'));
+      return;
+    }
+    verify(report, fileResult, ctx);
+  }},
+  field(t('reports.file'), file, t('reports.file_hint')),
+  h('div', {class: 'actions'}, h('button', {type: 'submit', id: 'report-file-check'}, t('reports.verify'))));
 
   put(root,
     h('h1', null, t('reports.title')),
     h('p', {class: 'hint'}, t('reports.intro')),
-    form, status, out);
+    form, status, out,
+    h('section', {'aria-labelledby': 'report-file-h'}, h('h2', {id: 'report-file-h'}, t('reports.check_file')), check,
+      fileResult));
 }
 
-async function fetchReport(out, status, codes, ctx) {
+async function fetchReport(out, status, ctx) {
   const params = {year: state.year, quarter: state.quarter, helpline: state.helpline};
   put(out);
   put(status, t('common.loading'));
@@ -91,10 +109,6 @@ async function fetchReport(out, status, codes, ctx) {
     return;
   }
   const hl = report.helpline || {};
-  if (hl.code && !state.codes.includes(hl.code)) {
-    state.codes.push(hl.code);
-    codes.appendChild(h('option', {value: hl.code}));
-  }
   // Category code -> [its entry, its parent's entry or null].
   const byCode = new Map();
   try {
@@ -126,10 +140,6 @@ async function fetchReport(out, status, codes, ctx) {
   const k = report.k;
 
   const verifyResult = h('p', {id: 'report-verify-result', role: 'status'});
-  const verifyButton = h('button', {type: 'button', id: 'report-verify', onclick: () => {
-    state.keys = document.getElementById('report-key').value;
-    verify(report, verifyResult);
-  }}, t('reports.verify'));
   const csvButton = h('button', {type: 'button', id: 'report-download-csv', onclick: async () => {
     csvButton.disabled = true;
     try {
@@ -158,9 +168,7 @@ async function fetchReport(out, status, codes, ctx) {
     h('dl', {class: 'props'}, props.map(([dt, dd]) => [h('dt', null, dt), h('dd', null, dd)])),
     h('section', {'aria-labelledby': 'report-verify-h'},
       h('h3', {id: 'report-verify-h'}, t('reports.verification')),
-      h('p', {class: 'hint'}, t('reports.no_daemon_verification')),
-      verifyResult,
-      h('div', {class: 'actions'}, verifyButton)),
+      verifyResult),
     h('div', {class: 'actions'},
       h('button', {type: 'button', id: 'report-download-json', class: 'primary',
         onclick: () => download(base + '.json', text, 'application/json')}, t('reports.download_json')),
@@ -188,22 +196,21 @@ async function fetchReport(out, status, codes, ctx) {
         : [h('h3', {id: hid}, title), body]));
   }
   put(status, t('reports.fetched'));
-  if (pickKey(state.keys, hl.code, report.signature && report.signature.key_id)) verify(report, verifyResult);
-  else put(verifyResult, t('reports.not_verified'));
+  verify(report, verifyResult, ctx);
 }
 
-async function verify(report, where) {
-  const sig = report.signature || {};
-  const code = (report.helpline || {}).code;
-  const key = pickKey(state.keys, code, sig.key_id);
-  if (!key) {
-    where.className = 'warn';
-    put(where, t('reports.need_key', {code: code || ''}));
-    return;
-  }
+// The daemon's verdict on REPORT: signed by the helpline it names (with the key the daemon
+// derives for it), well formed and within the disclosure rules (docs/http-api.md).
+async function verify(report, where, ctx) {
+  where.className = '';
   put(where, t('reports.verifying'));
-  const r = await verifyReport(report, key);
-  where.className = r === 'valid' ? 'notice' : r === 'invalid' ? 'error' : 'warn';
-  put(where, r === 'valid' ? t('reports.valid', {key_id: sig.key_id || ''})
-    : r === 'invalid' ? t('reports.invalid') : t('reports.unsupported'));
+  try {
+    const r = await api('POST', '/v1/reports/verify', report);
+    where.className = r.valid ? 'notice' : 'error';
+    put(where, r.valid ? t('reports.valid', {code: r.helpline, key_id: r.key_id})
+      : t('reports.invalid', {code: r.helpline, reason: r.reason || ''}));
+  } catch (e) {
+    where.className = 'error';
+    put(where, e.status === 404 ? t('reports.unknown_signer') : ctx.errorText(e));
+  }
 }
