@@ -317,8 +317,12 @@ signal.signal(signal.SIGTERM, _on_signal)
 
 
 def login(driver, base, role, hash_=""):
-    """Logs in as ROLE's user through the form on a fresh page at HASH_; waits for #logout."""
+    """Logs in as ROLE's user through the form on a fresh page at HASH_ (after dropping any
+    session the browser had); waits for #logout."""
     name, password = USERS[role]
+    if driver.current_url.startswith(base + "/"):
+        driver.delete_all_cookies()  # whoever was logged in
+        driver.get("about:blank")  # else only the hash may change, without a reload
     driver.get(base + "/" + hash_)
     wait = WebDriverWait(driver, WAIT, poll_frequency=0.05)
     form = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#login")))

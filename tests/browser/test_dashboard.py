@@ -55,27 +55,48 @@ class ReportTest(BrowserTest):
     def test_downloaded_report_verifies(self):
         for f in glob.glob(os.path.join(self.s.downloads, "*")):
             os.unlink(f)
-        self.login("network", "#/reports")
-        self.visible("#report-fetch").click()
-        result = self.visible("#report-verify-result")
-        self.wait(lambda d: result.text.strip(), msg="the daemon's verification result")
-        self.visible("#report-download-json").click()
-        path = self.downloaded("*.json")
+        # Contacts in the middle of the last quarter (the page's default), so its tables have cells.
+        now = time.gmtime()
+        q = (now.tm_mon - 1) // 3
+        year, month = (now.tm_year - 1, 11) if q == 0 else (now.tm_year, 3 * (q - 1) + 2)
+        for i in range(6):
+            self.s.post_contact(started_at="%04d-%02d-1%dT09:00:00Z" % (year, month, i), channel="chat",
+                                categories=["mental_health.mood_problems"], child={"age": 15, "gender": "boy"})
         line = self.s.admin("signing-key", "show", "--helpline", HELPLINE_CODE).split()
         self.assertEqual(line[:2], [HELPLINE_CODE, "ed25519"])
-        r = subprocess.run([HELPLINE, "report", "verify", path, "--key", line[3]], capture_output=True, text=True,
+        key_id, key = line[2], line[3]
+        self.login("network", "#/reports")
+        self.visible("#report-fetch").click()
+        # The daemon's verdict on the report it sent.
+        result = self.visible("#report-verify-result")
+        self.wait(lambda d: result.get_attribute("class") in ("notice", "error"), msg="the daemon's verdict")
+        self.assertEqual(result.get_attribute("class"), "notice", result.text)
+        self.assertIn(key_id, result.text)
+        self.visible("#report-download-json").click()
+        path = self.downloaded("*.json")
+        r = subprocess.run([HELPLINE, "report", "verify", path, "--key", key], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        # A changed report no longer verifies (the check is real).
+        # A changed report verifies neither with the client nor in the page's file check.
         with open(path) as f:
             doc = json.load(f)
         doc["k"] += 1
         tampered = os.path.join(self.s.dir, "tampered.json")
         with open(tampered, "w") as f:
             json.dump(doc, f)
-        r = subprocess.run([HELPLINE, "report", "verify", tampered, "--key", line[3]], capture_output=True, text=True,
+        r = subprocess.run([HELPLINE, "report", "verify", tampered, "--key", key], capture_output=True, text=True,
                            timeout=30)
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.present("#report-file").send_keys(tampered)
+        self.visible("#report-file-check").click()
+        checked = self.visible("#report-file-result")
+        self.wait(lambda d: checked.get_attribute("class") in ("notice", "error"), msg="the file's verdict")
+        self.assertEqual(checked.get_attribute("class"), "error", checked.text)
+        # The untouched download passes the same check.
+        self.present("#report-file").clear()
+        self.present("#report-file").send_keys(path)
+        self.visible("#report-file-check").click()
+        self.wait(lambda d: checked.get_attribute("class") == "notice", msg="the downloaded file verifies")
         self.visible("#report-download-csv").click()
         self.downloaded("*.csv")
 
