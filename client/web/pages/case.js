@@ -64,7 +64,8 @@ export async function render(root, params, ctx) {
 
   const props = h('dl', {class: 'props'},
     [[t('cases.status'), vname('status', c.status)], [t('cases.priority'), vname('priority', c.priority)],
-      [t('cases.follow_up'), c.follow_up_at ? when(c.follow_up_at, ctx.lang()) : t('common.none')],
+      [t('cases.follow_up'), c.follow_up_at ? [when(c.follow_up_at, ctx.lang()), c.status !== 'closed' && new Date(c.follow_up_at) <= new Date()
+        ? [' ', h('span', {class: 'badge overdue'}, t('cases.overdue_badge'))] : null] : t('common.none')],
       [t('cases.assigned_to'), c.assigned_to || t('cases.assigned_none')], [t('case.created_by'), c.created_by],
       [t('cases.created_at'), when(c.created_at, ctx.lang())],
       [t('case.closed_at'), c.closed_at ? when(c.closed_at, ctx.lang()) : null],
