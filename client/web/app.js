@@ -129,7 +129,9 @@ function loggedIn(s) {
   if (s.role !== 'network') ctx.taxonomy().catch(() => {});
   const entries = NAV[session.role] || [];
   const {path} = parseHash();
-  if (!ROUTES.some((r) => r.re.test(path)) && entries.length) {
+  const r = ROUTES.find((x) => x.re.test(path));
+  // Signing in on another role's page (a shared link) starts on this role's own first page.
+  if ((!r || !entries.includes(r.nav)) && entries.length) {
     history.replaceState(null, '', '#/' + entries[0]);
   }
   route();
