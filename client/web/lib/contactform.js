@@ -261,8 +261,9 @@ function hintsPanel(ctx, tax, index, cats) {
         return h('li', {class: 'finding', 'data-term': f.term},
           h('q', null, f.found), ' ',
           h('span', {class: 'verdict-' + f.verdict}, vname('verdict', f.verdict)),
-          f.preferred ? h('div', {class: 'preferred'}, t('log.hint_preferred'), ' ', h('strong', null, f.preferred),
-            local ? ' (' + local + ')' : null) : null,
+          // In French or Spanish the preferred term's own wording comes first where terms.json has it.
+          f.preferred ? h('div', {class: 'preferred'}, t('log.hint_preferred'), ' ', h('strong', null, local || f.preferred),
+            local ? ' (' + f.preferred + ')' : null) : null,
           term && term.note && lang() === 'en' ? h('div', {class: 'hint'}, term.note) : null);
       })));
     }
