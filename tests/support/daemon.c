@@ -261,8 +261,10 @@ static void spawn_serve(hl_testd_t *d)
     spawn_serve_until(d, true);
 }
 
-/* KEY_DIR holds master.key: the daemon's own directory, or its first daemon's for a peer. */
-static void write_config(const hl_testd_t *d, const char *key_dir, const hl_testd_opts_t *opts)
+/* KEY_DIR holds master.key: the daemon's own directory, or its first daemon's for a peer.
+ * CONNINFO is database_url. */
+static void write_config(const hl_testd_t *d, const char *key_dir, const hl_testd_opts_t *opts,
+                         const char *conninfo)
 {
     FILE *f = fopen(d->conf, "w");
 
@@ -277,7 +279,7 @@ static void write_config(const hl_testd_t *d, const char *key_dir, const hl_test
             "migrations_dir = %s/migrations\n"
             "threads = 4\n"
             "log_level = debug\n",
-            d->port, d->conninfo, key_dir, d->spool, HL_TEST_SRCDIR, HL_TEST_SRCDIR);
+            d->port, conninfo, key_dir, d->spool, HL_TEST_SRCDIR, HL_TEST_SRCDIR);
     if (opts != NULL && opts->max_body_bytes != 0)
         fprintf(f, "max_body_bytes = %zu\n", opts->max_body_bytes);
     if (opts != NULL && opts->writer_connections != 0)
@@ -330,7 +332,7 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
     }
     d->port = free_port();
     snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d", d->port);
-    write_config(d, d->dir, opts);
+    write_config(d, d->dir, opts, d->conninfo);
 
     /* keygen while migrate runs */
     const char *keygen[] = {HELPLINED, "keygen", "-o", key, NULL};
@@ -411,6 +413,10 @@ void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts)
         unlink(out);
     }
 
+    if (opts != NULL && opts->before_serve != NULL)
+        opts->before_serve(d);
+    if (opts != NULL && opts->serve_conninfo != NULL)
+        write_config(d, d->dir, opts, opts->serve_conninfo);
     spawn_serve(d);
 }
 
@@ -419,11 +425,13 @@ void hl_testd_start_peer(hl_testd_t *d, const hl_testd_t *first, const hl_testd_
     cr_assert(first->dir[0] != '\0', "start_peer: start the first daemon before its peer");
     memset(d, 0, sizeof(*d));
     make_dir(d);
-    snprintf(d->conninfo, sizeof(d->conninfo), "%s", first->conninfo);
+    snprintf(d->conninfo, sizeof(d->conninfo), "%s",
+             opts != NULL && opts->conninfo != NULL ? opts->conninfo : first->conninfo);
     d->tokens = first->tokens;
     d->port = free_port();
     snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d", d->port);
-    write_config(d, first->dir, opts);
+    write_config(d, first->dir, opts,
+                 opts != NULL && opts->serve_conninfo != NULL ? opts->serve_conninfo : d->conninfo);
     spawn_serve(d);
 }
 
@@ -771,59 +779,73 @@ void hl_testpg_create(hl_testpg_t *pg)
     testpg_start_and_url(pg);
 }
 
-void hl_testpg_create_standby(hl_testpg_t *standby, const hl_testpg_t *primary)
+void hl_testpg_create_dir(hl_testpg_t *pg)
 {
-    char data[HL_TESTD_PATH_LEN + 8], path[HL_TESTD_PATH_LEN + 32], log[HL_TESTD_PATH_LEN + 32];
-    /* As root, as the postgres user (it owns the primary's files and the standby's). */
-    const char *as_root[] = {"/usr/sbin/runuser",
-                             "-u",
-                             "postgres",
-                             "--",
-                             PG_BASEBACKUP,
-                             "-D",
-                             data,
-                             "-R",
-                             "-X",
-                             "stream",
-                             "-c",
-                             "fast",
-                             "-d",
-                             primary->conninfo,
-                             NULL};
-    const char *const *argv = geteuid() == 0 ? as_root : as_root + 4;
-    char *port;
-    FILE *f;
-    int fd, rc;
-
-    testpg_dir(standby);
+    testpg_dir(pg);
     if (geteuid() == 0) {
         const struct passwd *pw = getpwnam("postgres");
         cr_assert_not_null(pw, "no postgres user");
-        cr_assert_eq(chown(standby->dir, pw->pw_uid, pw->pw_gid), 0, "chown: %s", strerror(errno));
+        cr_assert_eq(chown(pg->dir, pw->pw_uid, pw->pw_gid), 0, "chown: %s", strerror(errno));
     }
-    snprintf(data, sizeof(data), "%s/data", standby->dir);
-    snprintf(log, sizeof(log), "%s/pg-local.log", standby->dir);
+}
+
+int hl_testpg_exec(const hl_testpg_t *pg, const char *const *argv)
+{
+    /* As root, as the postgres user (it owns the clusters' files). */
+    const char *full[32] = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+    size_t n = geteuid() == 0 ? 4 : 0; /* otherwise ARGV overwrites the runuser prefix */
+    char log[HL_TESTD_PATH_LEN + 32];
+    int fd, rc;
+
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        cr_assert_lt(n, sizeof(full) / sizeof(full[0]) - 1, "hl_testpg_exec: too many arguments");
+        full[n++] = argv[i];
+    }
+    full[n] = NULL;
+    snprintf(log, sizeof(log), "%s/pg-local.log", pg->dir);
     fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    rc = run(argv, fd, NULL, 0);
+    rc = run(full, fd, NULL, 0);
     if (fd >= 0)
         close(fd);
-    cr_assert_eq(rc, 0, "pg_basebackup: exit %d (see %s)", rc, log);
-    /* The primary's port (each socket lives in its own directory), and a socket of its own. */
-    snprintf(path, sizeof(path), "%s/port", primary->dir);
+    return rc;
+}
+
+void hl_testpg_start_restored(hl_testpg_t *pg, const hl_testpg_t *origin)
+{
+    char path[HL_TESTD_PATH_LEN + 32];
+    char *port;
+    FILE *f;
+
+    /* ORIGIN's port (each socket lives in its own directory), and a socket of its own. */
+    snprintf(path, sizeof(path), "%s/port", origin->dir);
     port = hl_testd_read_file(path, NULL);
     cr_assert_not_null(port, "%s: %s", path, strerror(errno));
-    snprintf(path, sizeof(path), "%s/port", standby->dir);
+    snprintf(path, sizeof(path), "%s/port", pg->dir);
     f = fopen(path, "w");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     fputs(port, f);
     cr_assert_eq(fclose(f), 0);
     free(port);
-    snprintf(path, sizeof(path), "%s/postgresql.conf", data);
+    snprintf(path, sizeof(path), "%s/data/postgresql.conf", pg->dir);
     f = fopen(path, "a");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    fprintf(f, "# hl_testpg_create_standby\nunix_socket_directories = '%s'\n", standby->dir);
+    fprintf(f, "# hl_testpg_start_restored\nunix_socket_directories = '%s'\n", pg->dir);
     cr_assert_eq(fclose(f), 0);
-    testpg_start_and_url(standby);
+    testpg_start_and_url(pg);
+}
+
+void hl_testpg_create_standby(hl_testpg_t *standby, const hl_testpg_t *primary)
+{
+    char data[HL_TESTD_PATH_LEN + 8];
+    const char *argv[] = {PG_BASEBACKUP,     "-D", data, "-R", "-X", "stream", "-c", "fast", "-d",
+                          primary->conninfo, NULL};
+    int rc;
+
+    hl_testpg_create_dir(standby);
+    snprintf(data, sizeof(data), "%s/data", standby->dir);
+    rc = hl_testpg_exec(standby, argv);
+    cr_assert_eq(rc, 0, "pg_basebackup: exit %d (see %s/pg-local.log)", rc, standby->dir);
+    hl_testpg_start_restored(standby, primary);
 }
 
 void hl_testpg_stop(hl_testpg_t *pg)

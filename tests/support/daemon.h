@@ -25,11 +25,19 @@
 #define HL_TESTD_TOKEN_LEN 128
 #define HL_TESTD_PATH_LEN  512
 
+typedef struct hl_testd hl_testd_t;
+
 typedef struct hl_testd_opts {
     const char *conninfo;   /* an empty database; NULL: a fresh one in the with-pg cluster, dropped by stop */
     size_t max_body_bytes;  /* 0: the daemon's default */
     int writer_connections; /* 0: the daemon's default */
     const char *read_conninfo; /* read_database_url; NULL: none */
+    /* database_url of serve alone (e.g. a role of less privilege); the set-up's admin commands
+     * (migrate, helpline add, user add) use conninfo, and so do later ones (hl_testd_admin) unless
+     * this is set. NULL: conninfo. */
+    const char *serve_conninfo;
+    /* Called after the set-up, before serve starts (e.g. to apply deploy/roles.sql); NULL: none. */
+    void (*before_serve)(hl_testd_t *d);
 } hl_testd_opts_t;
 
 /* The users of a started daemon (hl_testd_t.tokens). */
@@ -44,7 +52,7 @@ typedef struct hl_testd_tokens {
     char za_counsellor[HL_TESTD_TOKEN_LEN]; /* zola, helpline za */
 } hl_testd_tokens_t;
 
-typedef struct hl_testd {
+struct hl_testd {
     char dir[HL_TESTD_PATH_LEN];   /* temporary directory: key, config, spool, log */
     char conf[HL_TESTD_PATH_LEN];  /* config file */
     char log[HL_TESTD_PATH_LEN];   /* the daemon's stderr (and the admin commands') */
@@ -56,14 +64,15 @@ typedef struct hl_testd {
     bool own_db;
     hl_pgtest_t db;
     hl_testd_tokens_t tokens;
-} hl_testd_t;
+};
 
 /* Sets up and starts a daemon; aborts the test (cr_assert) on failure, showing the log. */
 void hl_testd_start(hl_testd_t *d, const hl_testd_opts_t *opts);
 
 /* Starts a second daemon D beside FIRST (started): the same database, master key file and users
  * (D's tokens are FIRST's), its own directory, port and spool_dir; OPTS as for hl_testd_start,
- * but its conninfo is ignored. Stop D before FIRST, whose stop drops the database. */
+ * but its conninfo, when given, is a copy of FIRST's database (e.g. one restored from a backup)
+ * instead of FIRST's own. Stop D before FIRST, whose stop drops the database. */
 void hl_testd_start_peer(hl_testd_t *d, const hl_testd_t *first, const hl_testd_opts_t *opts);
 
 /* SIGTERM, wait (10 s), SIGKILL if needed; drops the database (when it made one) and removes
@@ -151,6 +160,17 @@ void hl_testpg_destroy(hl_testpg_t *pg);
 /* A hot standby of PRIMARY (running): pg_basebackup -R (streaming, no slot) into a directory of
  * its own, started with its own socket; stopped and removed like any hl_testpg_t. */
 void hl_testpg_create_standby(hl_testpg_t *standby, const hl_testpg_t *primary);
+
+/* A cluster made from a backup, in three steps: hl_testpg_create_dir makes PG's directory (owned
+ * by the clusters' user) and its watcher, with no cluster yet; the caller puts a data directory
+ * in DIR/data (hl_testpg_exec: pg_basebackup, tar, ...); hl_testpg_start_restored starts it on
+ * ORIGIN's port (its postgresql.conf is ORIGIN's) with a socket in DIR. */
+void hl_testpg_create_dir(hl_testpg_t *pg);
+void hl_testpg_start_restored(hl_testpg_t *pg, const hl_testpg_t *origin);
+
+/* Runs ARGV (ARGV[0] an absolute path) as the clusters' user (postgres when the tests run as
+ * root), its output appended to DIR/pg-local.log; returns its exit status. */
+int hl_testpg_exec(const hl_testpg_t *pg, const char *const *argv);
 
 /* Seconds since an arbitrary point (CLOCK_MONOTONIC). */
 double hl_testd_now(void);
