@@ -44,6 +44,8 @@
 #define HL_REPORT_TABLE_AGE_BAND_GENDER "age_band_gender" /* dimensions age_band, gender */
 #define HL_REPORT_TABLE_CHANNEL         "channel"
 #define HL_REPORT_TABLE_REGION          "region"
+#define HL_REPORT_TABLE_REFERRAL        "referral"    /* referrals made: referral_to x referral_state */
+#define HL_REPORT_TABLE_CASE_STATUS     "case_status" /* cases opened, put in progress, closed */
 
 /* A message for the user (never contains counts), NUL-terminated. */
 typedef struct hl_report_error {

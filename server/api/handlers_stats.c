@@ -76,15 +76,18 @@ static bool parse_k(hl_request_t *req, const hl_app_t *app, uint64_t *k)
     return true;
 }
 
+#define BY_MESSAGE                                                                                           \
+    "by must list 1..4 of category subcategory age_band gender channel contact_type region month "           \
+    "referral_to referral_state case_status"
+
 static bool parse_by(hl_request_t *req, hl_stats_query_t *q)
 {
     const char *by = hl_http_query(req, "by");
     char buf[256], *save = NULL;
+    hl_stats_unit_t unit;
 
     if (by == NULL || *by == '\0' || strlen(by) >= sizeof(buf)) {
-        bad_param(req, "by",
-                  "by must list 1..4 of category subcategory age_band gender channel contact_type "
-                  "region month");
+        bad_param(req, "by", BY_MESSAGE);
         return false;
     }
     strcpy(buf, by);
@@ -92,9 +95,7 @@ static bool parse_by(hl_request_t *req, hl_stats_query_t *q)
     for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         hl_stat_dim_t d;
         if (!hl_stat_dim_parse(tok, &d) || q->ndims == HL_DISCLOSURE_MAX_DIMS) {
-            bad_param(req, "by",
-                      "by must list 1..4 of category subcategory age_band gender channel contact_type "
-                      "region month");
+            bad_param(req, "by", BY_MESSAGE);
             return false;
         }
         for (size_t i = 0; i < q->ndims; i++) {
@@ -105,7 +106,18 @@ static bool parse_by(hl_request_t *req, hl_stats_query_t *q)
         }
         q->dims[q->ndims++] = d;
     }
-    return q->ndims > 0 || (bad_param(req, "by", "by must list at least one dimension"), false);
+    if (q->ndims == 0) {
+        bad_param(req, "by", "by must list at least one dimension");
+        return false;
+    }
+    /* A table counts one thing: contacts, referrals or case status changes (docs/http-api.md). */
+    if (!hl_stats_unit_of(q->dims, q->ndims, &unit)) {
+        bad_param(req, "by",
+                  "by must not mix units: referral_to and referral_state count referrals, case_status "
+                  "counts case status changes, the others count contacts; month goes with any");
+        return false;
+    }
+    return true;
 }
 
 /* FROM and TO; for sliced queries (users without row-level access) whole calendar months. */
@@ -224,7 +236,7 @@ static void reply_stats(hl_request_t *req, const hl_stats_query_t *q, const hl_s
 {
     bool csv = wants_csv(req);
     json_t *cells = csv ? NULL : json_array(), *by = csv ? NULL : json_array(), *body;
-    char *text = NULL;
+    char *text = NULL, total_name[48];
     size_t len = 0;
     FILE *f = csv ? open_memstream(&text, &len) : NULL;
     size_t coords[HL_DISCLOSURE_MAX_DIMS];
@@ -273,8 +285,10 @@ static void reply_stats(hl_request_t *req, const hl_stats_query_t *q, const hl_s
         free(text);
         return;
     }
+    /* total_contacts, total_referrals or total_status_changes: what the table counts. */
+    snprintf(total_name, sizeof(total_name), "total_%s", hl_stats_unit_name(t->unit));
     body = json_pack("{s:s, s:s, s:o, s:I, s:o, s:o}", "from", q->from, "to", q->to, "by", by, "k",
-                     (json_int_t)k, "total_contacts",
+                     (json_int_t)k, total_name,
                      total_suppressed ? json_pack("{s:n, s:b}", "count", "suppressed", 1)
                                       : json_pack("{s:I}", "count", (json_int_t)total),
                      "cells", cells);
@@ -354,6 +368,8 @@ static const report_table_def_t report_tables[] = {
     {HL_REPORT_TABLE_AGE_BAND_GENDER, true, 2, {HL_STAT_AGE_BAND, HL_STAT_GENDER}},
     {HL_REPORT_TABLE_CHANNEL, false, 1, {HL_STAT_CHANNEL}},
     {HL_REPORT_TABLE_REGION, true, 1, {HL_STAT_REGION}},
+    {HL_REPORT_TABLE_REFERRAL, false, 2, {HL_STAT_REFERRAL_TO, HL_STAT_REFERRAL_STATE}},
+    {HL_REPORT_TABLE_CASE_STATUS, false, 1, {HL_STAT_CASE_STATUS}},
 };
 #define N_REPORT_TABLES (sizeof(report_tables) / sizeof(report_tables[0]))
 

@@ -4,16 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case.h"
 #include "contact.h"
 #include "log.h"
 
-static const char *const dim_names[HL_STAT_N_DIMS] = {"category", "subcategory",  "age_band", "gender",
-                                                      "channel",  "contact_type", "region",   "month"};
+static const char *const dim_names[HL_STAT_N_DIMS] = {"category",    "subcategory",    "age_band",   "gender",
+                                                      "channel",     "contact_type",   "region",     "month",
+                                                      "referral_to", "referral_state", "case_status"};
 
-/* The stats_daily expression of each dimension. */
+/* The stats_daily expression of each dimension: referrals and status changes keep their values
+ * in the category and subcategory columns of their levels (migration 0010). */
 static const char *const dim_sql[HL_STAT_N_DIMS] = {
     "category", "subcategory",  "age_band", "gender",
-    "channel",  "contact_type", "region",   "to_char(day, 'YYYY-MM')"};
+    "channel",  "contact_type", "region",   "to_char(day, 'YYYY-MM')",
+    "category", "subcategory",  "category"};
+
+static const char *const unit_names[] = {"contacts", "referrals", "status_changes"};
 
 const char *hl_stat_dim_name(hl_stat_dim_t d)
 {
@@ -29,6 +35,44 @@ bool hl_stat_dim_parse(const char *s, hl_stat_dim_t *out)
         }
     }
     return false;
+}
+
+const char *hl_stats_unit_name(hl_stats_unit_t u)
+{
+    return (unsigned)u < HL_ARRAY_LEN(unit_names) ? unit_names[u] : NULL;
+}
+
+bool hl_stats_unit_of(const hl_stat_dim_t *dims, size_t ndims, hl_stats_unit_t *out)
+{
+    hl_stats_unit_t unit = HL_STATS_CONTACTS;
+    bool contacts = false, others = false;
+
+    for (size_t i = 0; i < ndims; i++) {
+        hl_stats_unit_t u;
+
+        switch (dims[i]) {
+        case HL_STAT_MONTH:
+            continue;
+        case HL_STAT_REFERRAL_TO:
+        case HL_STAT_REFERRAL_STATE:
+            u = HL_STATS_REFERRALS;
+            break;
+        case HL_STAT_CASE_STATUS:
+            u = HL_STATS_STATUS_CHANGES;
+            break;
+        default:
+            contacts = true;
+            continue;
+        }
+        if (others && u != unit)
+            return false;
+        others = true;
+        unit = u;
+    }
+    if (contacts && others)
+        return false;
+    *out = unit;
+    return true;
 }
 
 bool hl_stats_date_valid(const char *s)
@@ -194,6 +238,34 @@ static const char *region_name(int i)
 {
     return hl_contact_region_name((hl_region_t)i);
 }
+static const char *referral_state_name(int i)
+{
+    return hl_referral_state_name((hl_referral_state_t)i);
+}
+static const char *case_status_name(int i)
+{
+    return hl_case_status_name((hl_case_status_t)i);
+}
+
+/* The referral.* action codes, in the actions' order. */
+static size_t referral_to_count(void)
+{
+    size_t n = 0;
+
+    for (int a = 0; a < HL_CONTACT_N_ACTIONS; a++)
+        n += hl_case_is_referral((hl_action_t)a);
+    return n;
+}
+
+static int add_referral_to(vocab_t *vb)
+{
+    int rc = HL_OK;
+
+    for (int a = 0; a < HL_CONTACT_N_ACTIONS && rc == HL_OK; a++)
+        if (hl_case_is_referral((hl_action_t)a))
+            rc = vocab_add(vb, hl_contact_action_name((hl_action_t)a));
+    return rc;
+}
 
 /* Every month from FROM to TO, "YYYY-MM". */
 static int add_months(vocab_t *vb, const char *from, const char *to)
@@ -234,6 +306,12 @@ static size_t vocabulary_size(const hl_taxonomy_t *tax, const hl_stats_query_t *
         return HL_CONTACT_N_REGIONS;
     case HL_STAT_MONTH:
         return months;
+    case HL_STAT_REFERRAL_TO:
+        return referral_to_count();
+    case HL_STAT_REFERRAL_STATE:
+        return HL_REFERRAL_N_STATES;
+    case HL_STAT_CASE_STATUS:
+        return HL_CASE_N_STATUSES;
     default:
         return 0;
     }
@@ -264,6 +342,12 @@ static int vocabulary(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_st
         return add_enum(vb, HL_CONTACT_N_REGIONS, region_name);
     case HL_STAT_MONTH:
         return add_months(vb, q->from, q->to);
+    case HL_STAT_REFERRAL_TO:
+        return add_referral_to(vb);
+    case HL_STAT_REFERRAL_STATE:
+        return add_enum(vb, HL_REFERRAL_N_STATES, referral_state_name);
+    case HL_STAT_CASE_STATUS:
+        return add_enum(vb, HL_CASE_N_STATUSES, case_status_name);
     default:
         return HL_EINVAL;
     }
@@ -272,10 +356,10 @@ static int vocabulary(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_st
 /* ---- bounds ------------------------------------------------------------------------------- */
 
 /* Checks sizes (dimension sizes SIZES, MONTHS, Q's helplines) against the bounds. */
-static int check_sizes(const hl_stats_query_t *q, const size_t *sizes, size_t months, hl_stats_plan_t *out,
-                       const char **field)
+static int check_sizes(const hl_stats_query_t *q, const size_t *sizes, size_t months, hl_stats_unit_t unit,
+                       hl_stats_plan_t *out, const char **field)
 {
-    hl_stats_plan_t p = {.months = months, .cells = 1, .slices = 1, .slice_cells = 1};
+    hl_stats_plan_t p = {.months = months, .cells = 1, .slices = 1, .slice_cells = 1, .unit = unit};
 
     for (size_t d = 0; d < q->ndims; d++) {
         size_t n = sizes[d] > 0 ? sizes[d] : 1;
@@ -307,11 +391,13 @@ int hl_stats_plan(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stats_
 {
     long months = month_number(q->to) - month_number(q->from) + 1;
     size_t sizes[HL_DISCLOSURE_MAX_DIMS];
+    hl_stats_unit_t unit;
     const char *unused;
 
     if (field == NULL)
         field = &unused;
-    if (q->ndims < 1 || q->ndims > HL_DISCLOSURE_MAX_DIMS) {
+    if (q->ndims < 1 || q->ndims > HL_DISCLOSURE_MAX_DIMS || !hl_stats_unit_of(q->dims, q->ndims, &unit) ||
+        (q->counselling_only && unit != HL_STATS_CONTACTS)) {
         *field = "by";
         return HL_EINVAL;
     }
@@ -321,14 +407,26 @@ int hl_stats_plan(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stats_
     }
     for (size_t d = 0; d < q->ndims; d++)
         sizes[d] = vocabulary_size(tax, q, q->dims[d], (size_t)months);
-    return check_sizes(q, sizes, (size_t)months, out, field);
+    return check_sizes(q, sizes, (size_t)months, unit, out, field);
 }
 
 /* ---- queries ------------------------------------------------------------------------------ */
 
+/* The level of stats_daily the unit's totals are read from (one row per contact, referral or
+ * status change). Dimensions of two units never get here (hl_stats_plan refuses them). */
+static const char *total_level(const hl_stats_query_t *q)
+{
+    hl_stats_unit_t unit = HL_STATS_CONTACTS;
+
+    if (hl_stats_unit_of(q->dims, q->ndims, &unit) && unit == HL_STATS_REFERRALS)
+        return "referral";
+    return unit == HL_STATS_STATUS_CHANGES ? "case_status" : "total";
+}
+
+/* The level the cells of Q are read from. */
 static const char *level_of(const hl_stats_query_t *q)
 {
-    const char *level = "total";
+    const char *level = total_level(q);
 
     for (size_t i = 0; i < q->ndims; i++) {
         if (q->dims[i] == HL_STAT_SUBCATEGORY)
@@ -423,7 +521,7 @@ int hl_stats_total(PGconn *conn, const hl_stats_query_t *q, uint64_t *out)
 {
     const char *sql = q->counselling_only ? "SELECT coalesce(sum(contacts), 0)" SOURCE_SQL(COUNSELLING_SQL)
                                           : "SELECT coalesce(sum(contacts), 0)" SOURCE_SQL("");
-    PGresult *res = run(conn, q, sql, "total");
+    PGresult *res = run(conn, q, sql, total_level(q));
 
     if (res == NULL)
         return HL_EDB;
@@ -456,7 +554,7 @@ static int fetch_slice_totals(PGconn *conn, const hl_stats_query_t *q, hl_stats_
     const char *sql = q->counselling_only
                           ? "SELECT " SLICE_COLS "sum(contacts)" SOURCE_SQL(COUNSELLING_SQL) " GROUP BY 1, 2"
                           : "SELECT " SLICE_COLS "sum(contacts)" SOURCE_SQL("") " GROUP BY 1, 2";
-    PGresult *res = run(conn, q, sql, "total");
+    PGresult *res = run(conn, q, sql, total_level(q));
     int rc = HL_OK;
 
     if (res == NULL)
@@ -521,6 +619,7 @@ int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_
         return HL_ENOMEM;
     t->ndims = q->ndims;
     t->month_dim = SIZE_MAX;
+    t->unit = plan.unit;
     for (size_t d = 0; d < q->ndims; d++) {
         t->dims[d] = q->dims[d];
         if (q->dims[d] == HL_STAT_MONTH)
@@ -552,7 +651,7 @@ int hl_stats_fetch(PGconn *conn, const hl_taxonomy_t *tax, const hl_stats_query_
                 goto out;
     for (size_t d = 0; d < q->ndims; d++)
         sizes[d] = t->nvalues[d] = vb[d].n;
-    if ((rc = check_sizes(q, sizes, plan.months, &plan, field)) != HL_OK)
+    if ((rc = check_sizes(q, sizes, plan.months, plan.unit, &plan, field)) != HL_OK)
         goto out;
     rc = HL_ENOMEM;
     t->ncells = plan.cells;

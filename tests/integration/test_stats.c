@@ -4,6 +4,9 @@
  * dimensions publishes no non-zero count below k, every published count equals a direct count
  * over the contacts table, and every non-zero count is either published or suppressed.
  *
+ * Suite stats_casework (issue 16): referrals made and moved through the Cases API, and cases
+ * opened, put in progress and closed, counted in /v1/stats and the signed quarterly report.
+ *
  * Suite stats_network (issue 15, findings 4 and 5): network users get whole calendar months,
  * each helpline and month protected on its own, so neither two date ranges nor the network
  * and one of its helplines nor a quarterly report and its months can be subtracted to reveal a
@@ -21,6 +24,7 @@
 
 #include "daemon.h"
 #include "itest.h"
+#include "report.h"
 #include <libpq-fe.h>
 
 static hl_testd_t d;
@@ -598,4 +602,323 @@ Test(stats_network, statistics_run_under_a_concurrency_limit)
     json_decref(get(d.tokens.supervisor, path, &third.status, NULL));
     cr_expect_eq(third.status, 200);
     PQfinish(conn);
+}
+
+/* ---- casework: referrals and case status changes (issue 16, acceptance 4) ------------------- */
+
+TestSuite(stats_casework, .init = setup_network, .fini = teardown, .timeout = 120);
+
+/* METHOD PATH with TOKEN and BODY (JSON or NULL): the status, *OUT the reply (NULL: released). */
+static long cw_call(json_t **out, const char *method, const char *token, const char *path, const char *body)
+{
+    long status = 0;
+    json_t *r = hl_testd_request(&d, method, path, token, body != NULL ? "application/json" : NULL, body,
+                                 &status, NULL);
+
+    if (out != NULL)
+        *out = r;
+    else
+        json_decref(r);
+    return status;
+}
+
+/* A new case of amina's; its id in ID. */
+static void cw_case(char id[64])
+{
+    json_t *r = NULL;
+
+    cr_assert_eq(cw_call(&r, "POST", d.tokens.counsellor, "/v1/cases", "{\"label\": \"follow-up\"}"), 201);
+    snprintf(id, 64, "%s", it_str(r, "id"));
+    json_decref(r);
+}
+
+/* N referrals of case CASE_ID to TO in STATE, made through the API; the last one's id in RID. */
+static void cw_refer(const char *case_id, const char *to, const char *state, int n, char rid[64])
+{
+    char path[128], body[160];
+
+    snprintf(path, sizeof(path), "/v1/cases/%s/referrals", case_id);
+    snprintf(body, sizeof(body), "{\"to\": \"%s\", \"state\": \"%s\"}", to, state);
+    for (int i = 0; i < n; i++) {
+        json_t *r = NULL;
+
+        cr_assert_eq(cw_call(&r, "POST", d.tokens.counsellor, path, body), 201);
+        if (rid != NULL)
+            snprintf(rid, 64, "%s", it_str(r, "id"));
+        json_decref(r);
+    }
+}
+
+/* PATCH /v1/cases/CASE_ID with BODY: 200. */
+static void cw_patch(const char *token, const char *path, const char *body)
+{
+    json_t *r = NULL;
+    long status = cw_call(&r, "PATCH", token, path, body);
+
+    cr_assert_eq(status, 200, "PATCH %s %s: %ld %s", path, body, status, r != NULL ? json_dumps(r, 0) : "");
+    json_decref(r);
+}
+
+/* The whole calendar months the referrals and timelines were written in (the daemon's clock):
+ * FROM, TO and the quarter. The test needs them in one quarter. */
+static void cw_period(char from[16], char to[16], int *year, int *quarter)
+{
+    long first = it_scalar(&d, "SELECT min(extract(year FROM at AT TIME ZONE 'UTC') * 12"
+                               " + extract(month FROM at AT TIME ZONE 'UTC') - 1) FROM case_entries");
+    long last = it_scalar(&d, "SELECT max(extract(year FROM at AT TIME ZONE 'UTC') * 12"
+                              " + extract(month FROM at AT TIME ZONE 'UTC') - 1) FROM case_entries");
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int fy = (int)(first / 12) % 10000, fm = (int)(first % 12) + 1;
+    int ly = (int)(last / 12) % 10000, lm = (int)(last % 12) + 1;
+
+    if (fy != ly || (fm - 1) / 3 != (lm - 1) / 3)
+        cr_skip_test("the test ran across the end of a quarter");
+    snprintf(from, 16, "%04d-%02d-01", fy, fm);
+    snprintf(to, 16, "%04d-%02d-%02d", ly, lm,
+             days[lm - 1] + (lm == 2 && ly % 4 == 0 && (ly % 100 != 0 || ly % 400 == 0)));
+    *year = ly;
+    *quarter = (lm - 1) / 3 + 1;
+}
+
+/* The cell of a /v1/stats reply or report table with dimension values A and B (B NULL: a
+ * one-dimensional table): its count, -1 when suppressed, 0 when absent. */
+static long cw_cell(json_t *cells, const char *da, const char *a, const char *db, const char *b)
+{
+    json_t *cell;
+    size_t i;
+
+    json_array_foreach(cells, i, cell)
+    {
+        if (strcmp(it_str(cell, da), a) != 0 || (b != NULL && strcmp(it_str(cell, db), b) != 0))
+            continue;
+        if (json_is_true(json_object_get(cell, "suppressed")))
+            return -1;
+        return (long)json_integer_value(json_object_get(cell, "count"));
+    }
+    return 0;
+}
+
+static long ref_cell(json_t *reply, const char *to, const char *state)
+{
+    return cw_cell(json_object_get(reply, "cells"), "referral_to", to, "referral_state", state);
+}
+
+/*
+ * GET /v1/stats?by=referral_to,referral_state over FROM..TO with TOKEN against the referrals
+ * themselves: every published count is the number of referrals made in the period with that
+ * `to` and current state, none is below k, a suppressed cell is a non-zero one, and every
+ * non-zero count is listed. Returns the reply.
+ */
+static json_t *check_referrals(const char *token, const char *from, const char *to)
+{
+    char path[256], sql[512];
+    long status = 0;
+    json_t *reply, *direct, *cell, *v;
+    size_t i;
+    const char *key;
+
+    snprintf(path, sizeof(path), "/v1/stats?from=%s&to=%s&by=referral_to,referral_state", from, to);
+    reply = get(token, path, &status, NULL);
+    cr_assert_eq(status, 200, "%s: %ld", path, status);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT coalesce(json_object_agg(k, n), '{}')::text FROM (SELECT referral_to || '|' || state AS k,"
+        " count(*) AS n FROM referrals WHERE created_at >= '%s' AND created_at < '%s'::date + 1 GROUP BY 1) "
+        "x",
+        from, to);
+    PGconn *conn = hl_testd_db(&d);
+    PGresult *res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    direct = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    PQfinish(conn);
+    cr_assert_not_null(direct);
+    json_array_foreach(json_object_get(reply, "cells"), i, cell)
+    {
+        char k[160];
+        snprintf(k, sizeof(k), "%s|%s", it_str(cell, "referral_to"), it_str(cell, "referral_state"));
+        json_t *want = json_object_get(direct, k), *count = json_object_get(cell, "count");
+        if (json_is_true(json_object_get(cell, "suppressed"))) {
+            cr_assert(json_is_null(count), "%s %s: a suppressed cell shows a count", path, k);
+            cr_assert_not_null(want, "%s %s: a zero cell was suppressed", path, k);
+        } else {
+            json_int_t c = json_integer_value(count);
+            cr_assert(c == 0 || c >= K, "%s %s: published %lld below k", path, k, (long long)c);
+            cr_assert_eq(c, want != NULL ? json_integer_value(want) : 0, "%s %s", path, k);
+        }
+        json_object_del(direct, k);
+    }
+    json_object_foreach(direct, key, v)
+    {
+        cr_assert_fail("%s %s: %lld referrals, neither published nor suppressed", path, key,
+                       (long long)json_integer_value(v));
+    }
+    json_decref(direct);
+    return reply;
+}
+
+/* The quarterly report (JSON) as TOKEN gets it, parsed, validated and verified with demo's key. */
+static json_t *cw_report(const char *token, int year, int quarter)
+{
+    char path[128], line[256], kid[64], b64[128], code[64], *text = NULL;
+    const char *args[] = {"signing-key", "show", "--helpline", "demo", NULL};
+    hl_testd_req_t req = {.method = "GET", .path = path, .token = token};
+    hl_testd_resp_t resp;
+    hl_report_error_t err = {{0}};
+    json_t *doc = NULL;
+
+    snprintf(path, sizeof(path), "/v1/reports/quarterly?year=%d&quarter=%d", year, quarter);
+    hl_testd_do(&d, &req, &resp);
+    cr_assert_eq(resp.status, 200);
+    text = resp.body;
+    cr_assert_eq(hl_report_parse(text, resp.body_len, &doc, &err), HL_OK, "%s", err.message);
+    cr_assert_eq(hl_testd_admin(&d, line, sizeof(line), args), 0);
+    cr_assert_eq(sscanf(line, "%63s ed25519 %63s %127s", code, kid, b64), 3, "%s", line);
+    cr_assert_eq(hl_report_verify_b64(doc, b64), HL_OK, "the report's signature");
+    hl_testd_resp_free(&resp);
+    return doc;
+}
+
+/*
+ * Referrals made through the API appear in /v1/stats by referral_to x referral_state, counted
+ * against the referrals table, suppressed below k; a state change moves a referral from one
+ * cell to another; the signed quarterly report carries the same counts in its referral table
+ * and the cases opened, put in progress and closed in its case_status table (JSON and CSV).
+ */
+Test(stats_casework, referrals_by_to_and_state_and_the_report)
+{
+    char c1[64], c2[64], rids[12][64], path[1024], from[16], to[16];
+    int year, quarter;
+    long status = 0;
+    json_t *r;
+
+    cw_case(c1);
+    for (int i = 0; i < 12; i++)
+        cw_refer(c1, "referral.law_enforcement", "made", 1, rids[i]);
+    cw_case(c2);
+    cw_refer(c2, "referral.healthcare", "made", 6, NULL);
+    cw_refer(c2, "referral.mental_health", "made", 1, NULL);
+    cw_period(from, to, &year, &quarter);
+
+    /* mental health's 1 is below k; healthcare's 6 is its complement in the made column */
+    r = check_referrals(d.tokens.supervisor, from, to);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "made"), 12);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "accepted"), 0);
+    cr_expect_eq(ref_cell(r, "referral.mental_health", "made"), -1);
+    cr_expect_eq(ref_cell(r, "referral.healthcare", "made"), -1);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "total_referrals"), "count")), 19);
+    cr_expect_null(json_object_get(r, "total_contacts"), "a referral table counts referrals");
+    json_decref(r);
+
+    /* six of the law enforcement referrals accepted: they move */
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof(path), "/v1/cases/%s/referrals/%s", c1, rids[i]);
+        cw_patch(d.tokens.counsellor, path, "{\"state\": \"accepted\"}");
+    }
+    r = check_referrals(d.tokens.supervisor, from, to);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "made"), 6);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "accepted"), 6);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "total_referrals"), "count")), 19);
+    json_decref(r);
+    /* network users: the same month, as a slice of its own */
+    r = check_referrals(d.tokens.network, from, to);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "accepted"), 6);
+    cr_expect_eq(ref_cell(r, "referral.mental_health", "made"), -1);
+    json_decref(r);
+    /* the same with month, in another order */
+    snprintf(path, sizeof(path), "/v1/stats?from=%s&to=%s&by=month,referral_state,referral_to", from, to);
+    r = get(d.tokens.network, path, &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "accepted"), 6);
+    cr_expect_eq(ref_cell(r, "referral.law_enforcement", "made"), 6);
+    json_decref(r);
+
+    /* case status changes: 7 cases opened (2 above, 5 here), 5 put in progress, 5 closed */
+    for (int i = 0; i < 5; i++) {
+        char id[64];
+        cw_case(id);
+        snprintf(path, sizeof(path), "/v1/cases/%s", id);
+        cw_patch(d.tokens.counsellor, path, "{\"status\": \"in_progress\"}");
+        cw_patch(d.tokens.supervisor, path, "{\"status\": \"closed\"}");
+    }
+    snprintf(path, sizeof(path), "/v1/stats?from=%s&to=%s&by=case_status", from, to);
+    r = get(d.tokens.supervisor, path, &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(cw_cell(json_object_get(r, "cells"), "case_status", "open", NULL, NULL), 7);
+    cr_expect_eq(cw_cell(json_object_get(r, "cells"), "case_status", "in_progress", NULL, NULL), 5);
+    cr_expect_eq(cw_cell(json_object_get(r, "cells"), "case_status", "closed", NULL, NULL), 5);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "total_status_changes"), "count")),
+                 17);
+    json_decref(r);
+
+    /* the signed report: the same referral counts (the quarter's months added up), and cases */
+    json_t *doc = cw_report(d.tokens.network, year, quarter);
+    json_t *tables = json_object_get(doc, "tables"), *ref = json_object_get(tables, "referral");
+    json_t *cs = json_object_get(tables, "case_status");
+    cr_assert_not_null(ref);
+    cr_assert_not_null(cs);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(ref, "dimensions"), 0)), "referral_to");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(ref, "dimensions"), 1)),
+                     "referral_state");
+    cr_expect_eq(json_array_size(json_object_get(ref, "cells")), 6 * 4, "dense: every to and state");
+    json_t *cells = json_object_get(ref, "cells");
+    cr_expect_eq(cw_cell(cells, "referral_to", "referral.law_enforcement", "referral_state", "accepted"), 6);
+    cr_expect_eq(cw_cell(cells, "referral_to", "referral.law_enforcement", "referral_state", "made"), 6);
+    cr_expect_eq(cw_cell(cells, "referral_to", "referral.mental_health", "referral_state", "made"), -1);
+    cr_expect_eq(cw_cell(json_object_get(cs, "cells"), "case_status", "open", NULL, NULL), 7);
+    cr_expect_eq(cw_cell(json_object_get(cs, "cells"), "case_status", "closed", NULL, NULL), 5);
+    cr_expect_eq(json_integer_value(json_object_get(cs, "total")), 17);
+    json_decref(doc);
+    snprintf(path, sizeof(path), "/v1/reports/quarterly?year=%d&quarter=%d&format=csv", year, quarter);
+    hl_testd_req_t req = {.method = "GET", .path = path, .token = d.tokens.admin};
+    hl_testd_resp_t resp;
+    hl_testd_do(&d, &req, &resp);
+    cr_assert_eq(resp.status, 200);
+    cr_expect(
+        strstr(
+            resp.body,
+            "\r\nreferral,cell,referral_to,referral.law_enforcement,referral_state,accepted,6,false\r\n") !=
+            NULL,
+        "%s", resp.body);
+    cr_expect(strstr(resp.body, "\r\ncase_status,cell,case_status,in_progress,,,5,false\r\n") != NULL, "%s",
+              resp.body);
+    cr_expect(strstr(resp.body,
+                     "\r\nreferral,cell,referral_to,referral.mental_health,referral_state,made,,true\r\n") !=
+                  NULL,
+              "%s", resp.body);
+    hl_testd_resp_free(&resp);
+}
+
+/* Bad queries: units mixed, unknown or repeated dimensions, and the network's whole months. */
+Test(stats_casework, bad_dimension_combinations)
+{
+    static const char *const mixed[] = {"referral_to,gender", "category,referral_state",
+                                        "case_status,referral_to", "month,channel,case_status"};
+    char path[1024];
+    long status = 0;
+    json_t *r;
+
+    for (size_t i = 0; i < sizeof(mixed) / sizeof(mixed[0]); i++) {
+        snprintf(path, sizeof(path), "/v1/stats?from=2026-07-01&to=2026-09-30&by=%s", mixed[i]);
+        r = get(d.tokens.supervisor, path, &status, NULL);
+        cr_expect_eq(status, 400, "%s: %ld", path, status);
+        cr_expect_str_eq(it_str(r, "error/field"), "by", "%s", path);
+        const char *message = it_str(r, "error/message");
+        cr_expect(message != NULL && strstr(message, "mix") != NULL, "%s: %s", path, message ? message : "");
+        json_decref(r);
+    }
+    expect_400(d.tokens.supervisor, "/v1/stats?from=2026-07-01&to=2026-09-30&by=referral", "by");
+    expect_400(d.tokens.supervisor, "/v1/stats?from=2026-07-01&to=2026-09-30&by=referral_to,referral_to",
+               "by");
+    expect_400(d.tokens.network, "/v1/stats?from=2026-07-02&to=2026-09-30&by=referral_to", "from");
+    expect_400(d.tokens.network, "/v1/stats?from=2026-07-01&to=2026-09-29&by=case_status", "to");
+    r = get(d.tokens.counsellor, "/v1/stats?from=2026-07-01&to=2026-09-30&by=referral_to", &status, NULL);
+    cr_expect_eq(status, 403, "counsellors read no statistics");
+    json_decref(r);
+    /* an empty period: a table of zeros with its total */
+    r = get(d.tokens.network, "/v1/stats?from=2020-01-01&to=2020-12-31&by=month,case_status", &status, NULL);
+    cr_expect_eq(status, 200);
+    cr_expect_eq(json_array_size(json_object_get(r, "cells")), 0);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "total_status_changes"), "count")), 0);
+    json_decref(r);
 }

@@ -248,6 +248,92 @@ Test(migrate, database_with_contacts_migrates_forward_to_cases)
     PQfinish(conn);
 }
 
+/* The migration that counts referrals and case status changes in the rollup (issue 16). */
+#define CASEWORK_STATS "0010"
+
+/* Copies the project's migrations whose names sort before BEFORE (NULL: all) and at or after
+ * FROM (NULL: from the first). */
+static void copy_migrations(const char *from, const char *before)
+{
+    struct dirent **names = NULL;
+    int n = scandir(HL_TEST_SRCDIR "/migrations", &names, NULL, alphasort);
+
+    cr_assert_gt(n, 0);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+
+        if (strstr(name, ".sql") != NULL && (from == NULL || strcmp(name, from) >= 0) &&
+            (before == NULL || strcmp(name, before) < 0))
+            copy_migration(name);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* Issue 16: a database with cases, status changes and referrals from before the casework
+ * statistics migrates forward with every one of them counted once (the back-fill), in the
+ * cells a recount gives; what is written afterwards is counted by the triggers, once. */
+Test(migrate, casework_statistics_back_fill_existing_referrals_and_cases)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    int applied = -1;
+
+    copy_migrations(NULL, CASEWORK_STATS);
+    cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_OK);
+    exec_ok(conn, "INSERT INTO helplines (code, name, country) VALUES ('ke-116', 'Childline Kenya', 'KE')");
+    exec_ok(conn, "INSERT INTO users (helpline_id, name, role, token_selector, token_hash)"
+                  " VALUES (1, 'amina', 'counsellor', '\\x01', '\\x02')");
+    exec_ok(conn,
+            "INSERT INTO cases (id, helpline_id, created_by, label, created_at)"
+            " SELECT ('6f1c2a5e-0d3b-4c8e-9a7f-' || lpad(g::text, 12, '0'))::uuid, 1, 1, '\\x01',"
+            " '2026-05-01T08:00:00Z'::timestamptz + g * interval '1 day' FROM generate_series(1, 40) g");
+    exec_ok(conn,
+            "INSERT INTO case_entries (id, case_id, kind, at, by_user, status_from, status_to)"
+            " SELECT gen_random_uuid(), id, 'status', created_at, 1, NULL, 'open' FROM cases"
+            " UNION ALL SELECT gen_random_uuid(), id, 'status', created_at + interval '20 days', 1, 'open',"
+            " 'closed' FROM cases WHERE created_at < '2026-05-20'");
+    exec_ok(conn, "INSERT INTO referrals (id, case_id, referral_to, state, created_at)"
+                  " SELECT gen_random_uuid(), id, (ARRAY['referral.law_enforcement', "
+                  "'referral.healthcare'])[1 + g % 2],"
+                  " (ARRAY['made', 'accepted', 'completed'])[1 + g % 3], created_at + g * interval '1 hour'"
+                  " FROM cases, generate_series(1, 3) g");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_daily"), 0);
+
+    copy_migrations(CASEWORK_STATS, NULL);
+    cr_assert_eq(hl_migrate_run(conn, dir, &applied), HL_OK);
+    cr_assert_geq(applied, 1);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'referral'"),
+                 120);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'referral'"),
+                 120);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'case_status'"
+                                        " AND category = 'closed'"),
+                 18);
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'case_status'"
+                                        " AND category = 'open' AND month = '2026-06-01'"),
+                 10, "cases of 1..10 June");
+    cr_expect_eq(
+        hl_pgtest_scalar(
+            conn,
+            "SELECT count(*) FROM ((SELECT 1::int8, (r.created_at AT TIME ZONE 'UTC')::date, r.referral_to,"
+            " r.state, count(*) FROM referrals r GROUP BY 2, 3, 4)"
+            " EXCEPT (SELECT helpline_id, day, category, subcategory, contacts FROM stats_daily"
+            " WHERE level = 'referral')) x"),
+        0, "the back-fill differs from a recount");
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 0);
+    /* after the migration, the triggers count */
+    exec_ok(conn, "UPDATE referrals SET state = 'declined' WHERE state = 'made'");
+    exec_ok(
+        conn,
+        "INSERT INTO referrals (id, case_id, referral_to, state)"
+        " VALUES (gen_random_uuid(), '6f1c2a5e-0d3b-4c8e-9a7f-000000000001', 'referral.healthcare', 'made')");
+    cr_expect_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_pending"), 1, "one more referral");
+    cr_expect_eq(
+        hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_pending WHERE subcategory = 'declined'"), 40,
+        "40 referrals moved from made to declined");
+    PQfinish(conn);
+}
+
 /* The timeline refuses changes to anything but its sealed text (migration 0007's trigger). */
 Test(migrate, case_timeline_is_append_only)
 {

@@ -438,3 +438,118 @@ Test(rollup_db, statistics_count_pending_and_merged_alike, .init = setup, .fini 
     }
     PQfinish(conn);
 }
+
+/* ---- casework: referrals and case status changes (migration 0010's triggers) -------------- */
+
+/* The rollup's referral and case_status cells against a recount from the referrals (each in the
+ * UTC day it was made, with its current state) and the status entries of the timelines; and
+ * stats_monthly against stats_daily. 0 when they agree. */
+static const char casework_recount[] =
+    "WITH expect AS (SELECT c.helpline_id, (r.created_at AT TIME ZONE 'UTC')::date AS day, 'referral' AS "
+    "level,"
+    " r.referral_to AS category, r.state AS subcategory, count(*) AS n"
+    " FROM referrals r JOIN cases c ON c.id = r.case_id GROUP BY 1, 2, 4, 5"
+    " UNION ALL SELECT c.helpline_id, (e.at AT TIME ZONE 'UTC')::date, 'case_status', e.status_to, '',"
+    " count(*) FROM case_entries e JOIN cases c ON c.id = e.case_id WHERE e.kind = 'status' GROUP BY 1, 2, "
+    "4),"
+    " got AS (SELECT helpline_id, day, level::text COLLATE \"default\", category::text COLLATE \"default\","
+    " subcategory::text COLLATE \"default\", contacts FROM stats_daily"
+    " WHERE level IN ('referral', 'case_status') AND contacts > 0),"
+    " monthly AS (SELECT helpline_id, date_trunc('month', day)::date, level, category, subcategory, "
+    "sum(contacts)"
+    " FROM stats_daily WHERE level IN ('referral', 'case_status') GROUP BY 1, 2, 3, 4, 5 HAVING "
+    "sum(contacts) > 0),"
+    " got_monthly AS (SELECT helpline_id, month, level, category, subcategory, contacts FROM stats_monthly"
+    " WHERE level IN ('referral', 'case_status') AND contacts > 0)"
+    " SELECT (SELECT count(*) FROM (SELECT * FROM expect EXCEPT SELECT * FROM got) a)"
+    " + (SELECT count(*) FROM (SELECT * FROM got EXCEPT SELECT * FROM expect) b)"
+    " + (SELECT count(*) FROM (SELECT * FROM monthly EXCEPT SELECT * FROM got_monthly) c)"
+    " + (SELECT count(*) FROM (SELECT * FROM got_monthly EXCEPT SELECT * FROM monthly) d)"
+    " + (SELECT count(*) FROM stats_daily WHERE level IN ('total', 'category', 'subcategory'))";
+
+#define CASE_1 "'c1000000-0000-4000-8000-000000000001'"
+#define CASE_2 "'c2000000-0000-4000-8000-000000000002'"
+
+/*
+ * Referrals made and moved between states, in statements of one and of several rows, merged
+ * in between (a state change of a merged referral is an UPDATE of its old cell) or not (a
+ * referral made and moved in one transaction cancels); status entries of two helplines' cases
+ * across months; notes, links and re-sealing, which count nothing. No contact cell appears.
+ */
+Test(rollup_db, casework_rollup_equals_recount, .init = setup, .fini = teardown, .timeout = 60)
+{
+    PGconn *conn = hl_pgtest_connect(&db);
+    int applied;
+
+    cr_assert_eq(hl_migrate_run(conn, HL_TEST_SRCDIR "/migrations", &applied), HL_OK);
+    exec_ok(conn, "INSERT INTO helplines (id, code, name, country) VALUES (3, 'h3', 'Three', 'KE'),"
+                  " (4, 'h4', 'Four', 'KE')");
+    exec_ok(conn, "INSERT INTO users (id, helpline_id, name, role, token_selector, token_hash)"
+                  " VALUES (1, 3, 'amina', 'counsellor', '\\x01', '\\x02'), (2, 4, 'zola', 'counsellor', "
+                  "'\\x03', '\\x04')");
+    exec_ok(conn, "INSERT INTO cases (id, helpline_id, created_by, label) VALUES (" CASE_1 ", 3, 1, '\\x01'),"
+                  " (" CASE_2 ", 4, 2, '\\x01')");
+    exec_ok(conn, "INSERT INTO case_entries (id, case_id, kind, at, by_user, status_from, status_to) VALUES"
+                  " (gen_random_uuid(), " CASE_1 ", 'status', '2026-07-30T23:30:00Z', 1, NULL, 'open'),"
+                  " (gen_random_uuid(), " CASE_2 ", 'status', '2026-07-31T23:30:00-02:00', 2, NULL, 'open')");
+    exec_ok(conn,
+            "INSERT INTO referrals (id, case_id, referral_to, state, created_at)"
+            " SELECT ('d0000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, " CASE_1 ","
+            " CASE WHEN g % 2 = 0 THEN 'referral.law_enforcement' ELSE 'referral.healthcare' END, 'made',"
+            " '2026-07-20T10:00:00Z'::timestamptz + g * interval '5 days' FROM generate_series(1, 6) g");
+    exec_ok(conn,
+            "INSERT INTO referrals (id, case_id, referral_to, state, created_at) VALUES"
+            " ('d0000000-0000-4000-8000-000000000101', " CASE_2 ", 'referral.mental_health', 'accepted',"
+            " '2026-08-02T10:00:00Z')");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending WHERE level = 'referral'"), 7,
+                 "a row per helpline, day, to and state: six days of helpline 3, one of helpline 4");
+    merge(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, casework_recount), 0);
+
+    /* merged referrals change state: one alone, two in one statement */
+    exec_ok(conn,
+            "UPDATE referrals SET state = 'accepted' WHERE id = 'd0000000-0000-4000-8000-000000000002'");
+    exec_ok(conn,
+            "UPDATE referrals SET state = 'declined' WHERE id IN ('d0000000-0000-4000-8000-000000000003',"
+            " 'd0000000-0000-4000-8000-000000000004')");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending WHERE contacts < 0"), 3,
+                 "each moved referral leaves its old cell");
+    /* made and moved twice in one transaction: only its last state counts */
+    exec_ok(conn, "BEGIN");
+    exec_ok(conn,
+            "INSERT INTO referrals (id, case_id, referral_to, state, created_at) VALUES"
+            " ('d0000000-0000-4000-8000-000000000201', " CASE_1 ", 'referral.school_counsellor', 'made',"
+            " '2026-09-01T00:00:00Z')");
+    exec_ok(conn,
+            "UPDATE referrals SET state = 'accepted' WHERE id = 'd0000000-0000-4000-8000-000000000201'");
+    exec_ok(conn,
+            "UPDATE referrals SET state = 'completed' WHERE id = 'd0000000-0000-4000-8000-000000000201'");
+    exec_ok(conn, "COMMIT");
+    /* status changes, and writes that count nothing */
+    exec_ok(conn,
+            "INSERT INTO case_entries (id, case_id, kind, at, by_user, status_from, status_to) VALUES"
+            " (gen_random_uuid(), " CASE_1 ", 'status', '2026-08-10T10:00:00Z', 1, 'open', 'in_progress'),"
+            " (gen_random_uuid(), " CASE_1 ", 'status', '2026-09-10T10:00:00Z', 1, 'in_progress', 'closed'),"
+            " (gen_random_uuid(), " CASE_1 ", 'status', '2026-09-12T10:00:00Z', 1, 'closed', 'in_progress')");
+    long pending = hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending");
+    exec_ok(conn, "INSERT INTO case_entries (id, case_id, kind, by_user, text) VALUES"
+                  " (gen_random_uuid(), " CASE_1 ", 'note', 1, '\\x01')");
+    exec_ok(conn, "UPDATE referrals SET organisation = '\\x02', updated_at = now()");
+    exec_ok(conn, "UPDATE referrals SET state = state");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), pending,
+                 "notes, re-sealing and unchanged states append nothing");
+    merge(conn);
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM stats_pending"), 0);
+    cr_assert_eq(hl_pgtest_scalar(conn, casework_recount), 0, "the rollup differs from a recount");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_monthly WHERE level = 'referral'"
+                                        " AND helpline_id = 3 AND month = '2026-07-01'"),
+                 2, "6 July referrals: the 25th and the 30th");
+    cr_assert_eq(hl_pgtest_scalar(conn, "SELECT sum(contacts) FROM stats_daily WHERE level = 'case_status'"
+                                        " AND helpline_id = 4 AND day = '2026-08-01'"),
+                 1, "an entry's day is its UTC date");
+    cr_assert_eq(hl_pgtest_scalar(conn,
+                                  "SELECT count(*) FROM stats_daily WHERE level = 'referral'"
+                                  " AND subcategory = 'made' AND category = 'referral.school_counsellor'"),
+                 0, "a referral made and moved in one transaction leaves no cell behind");
+    PQfinish(conn);
+}

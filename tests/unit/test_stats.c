@@ -155,6 +155,55 @@ Test(stats_bounds, sizes_and_fields)
     hl_taxonomy_free(tax);
 }
 
+/* Issue 16: referral_to and referral_state count referrals, case_status counts case status
+ * changes; month goes with either; no table mixes units, and counselling_only is for contacts. */
+Test(stats_bounds, units_of_casework_dimensions)
+{
+    hl_taxonomy_t *tax = load_taxonomy();
+    hl_stat_dim_t ref[] = {HL_STAT_MONTH, HL_STAT_REFERRAL_TO, HL_STAT_REFERRAL_STATE};
+    hl_stat_dim_t status[] = {HL_STAT_CASE_STATUS, HL_STAT_MONTH};
+    hl_stat_dim_t month[] = {HL_STAT_MONTH};
+    static const hl_stat_dim_t mixed[][2] = {{HL_STAT_REFERRAL_TO, HL_STAT_GENDER},
+                                             {HL_STAT_CATEGORY, HL_STAT_REFERRAL_STATE},
+                                             {HL_STAT_CASE_STATUS, HL_STAT_REFERRAL_STATE},
+                                             {HL_STAT_CHANNEL, HL_STAT_CASE_STATUS}};
+    hl_stats_unit_t unit;
+    hl_stats_plan_t p;
+    const char *field = NULL;
+
+    cr_assert(hl_stats_unit_of(ref, 3, &unit));
+    cr_assert_eq(unit, HL_STATS_REFERRALS);
+    cr_assert(hl_stats_unit_of(status, 2, &unit));
+    cr_assert_eq(unit, HL_STATS_STATUS_CHANGES);
+    cr_assert(hl_stats_unit_of(month, 1, &unit));
+    cr_assert_eq(unit, HL_STATS_CONTACTS, "month alone counts contacts, as before");
+    cr_assert_str_eq(hl_stats_unit_name(HL_STATS_REFERRALS), "referrals");
+    cr_assert_str_eq(hl_stats_unit_name(HL_STATS_STATUS_CHANGES), "status_changes");
+    cr_assert_str_eq(hl_stat_dim_name(HL_STAT_REFERRAL_STATE), "referral_state");
+    for (size_t i = 0; i < HL_ARRAY_LEN(mixed); i++) {
+        hl_stats_query_t q = query("2026-07-01", "2026-09-30", false, 2, mixed[i]);
+
+        cr_assert(!hl_stats_unit_of(mixed[i], 2, &unit), "combination %zu", i);
+        field = NULL;
+        cr_assert_eq(hl_stats_plan(tax, &q, &p, &field), HL_EINVAL, "combination %zu", i);
+        cr_assert_str_eq(field, "by");
+    }
+    /* the vocabularies: six referral.* actions, four states, three statuses */
+    hl_stats_query_t q = query("2026-07-01", "2026-09-30", true, 3, ref);
+    cr_assert_eq(hl_stats_plan(tax, &q, &p, &field), HL_OK);
+    cr_assert_eq(p.unit, HL_STATS_REFERRALS);
+    cr_assert_eq(p.cells, 3 * 6 * 4);
+    cr_assert_eq(p.slice_cells, 6 * 4);
+    q = query("2026-07-01", "2026-09-30", false, 2, status);
+    cr_assert_eq(hl_stats_plan(tax, &q, &p, &field), HL_OK);
+    cr_assert_eq(p.unit, HL_STATS_STATUS_CHANGES);
+    cr_assert_eq(p.cells, 3 * 3);
+    q.counselling_only = true;
+    cr_assert_eq(hl_stats_plan(tax, &q, &p, &field), HL_EINVAL);
+    cr_assert_str_eq(field, "by");
+    hl_taxonomy_free(tax);
+}
+
 /* ---- against the rollup ------------------------------------------------------------------- */
 
 static hl_pgtest_t db;
@@ -274,6 +323,105 @@ Test(stats_db, slices_by_helpline_and_month, .init = setup, .fini = teardown, .t
     cr_assert_eq(t->slice_counts[5 * t->slice_ncells + retired], 11, "helpline 9, March");
     cr_assert_eq(t->slice_totals[2] + t->slice_totals[4] + t->slice_totals[5], 21);
     cr_assert_eq(t->total, 21);
+    hl_stats_table_free(t);
+    hl_taxonomy_free(tax);
+}
+
+/* Index of VALUE in dimension D of T, or SIZE_MAX. */
+static size_t value_index(const hl_stats_table_t *t, size_t d, const char *value)
+{
+    for (size_t i = 0; i < t->nvalues[d]; i++)
+        if (strcmp(t->values[d][i], value) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/*
+ * Referral and case status cells (levels 'referral' and 'case_status', migration 0010) beside
+ * contact cells of the same helpline and months: each table reads its own level, its total is
+ * its own unit's, slices are by helpline and month as for contacts, and small cells are
+ * suppressed with their complements.
+ */
+Test(stats_db, referrals_and_status_changes_are_tables_of_their_own, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    hl_taxonomy_t *tax = load_taxonomy();
+    hl_stat_dim_t ref[] = {HL_STAT_REFERRAL_TO, HL_STAT_REFERRAL_STATE}, status[] = {HL_STAT_CASE_STATUS};
+    hl_stat_dim_t gender[] = {HL_STAT_GENDER};
+    hl_stats_table_t *t = NULL;
+    hl_disclosure_table_t *dt = NULL;
+    uint64_t total = 0;
+    bool suppressed = true;
+    const char *field = NULL;
+
+    exec("INSERT INTO stats_monthly VALUES"
+         " (1, '2026-07-01', 'referral', 'referral.law_enforcement', 'made', '', '', '', '', '', 9),"
+         " (1, '2026-08-01', 'referral', 'referral.law_enforcement', 'made', '', '', '', '', '', 8),"
+         " (1, '2026-08-01', 'referral', 'referral.law_enforcement', 'accepted', '', '', '', '', '', 2),"
+         " (1, '2026-07-01', 'referral', 'referral.healthcare', 'completed', '', '', '', '', '', 12),"
+         " (2, '2026-07-01', 'referral', 'referral.healthcare', 'completed', '', '', '', '', '', 50),"
+         " (1, '2026-07-01', 'case_status', 'open', '', '', '', '', '', '', 20),"
+         " (1, '2026-08-01', 'case_status', 'closed', '', '', '', '', '', '', 7),"
+         " (1, '2026-07-01', 'total', '', '', '', 'girl', 'phone', 'counselling', 'urban', 100)");
+    /* a state change not merged yet: one law enforcement referral of July accepted */
+    exec("INSERT INTO stats_pending VALUES"
+         " (1, '2026-07-14', 'referral', 'referral.law_enforcement', 'made', '', '', '', '', '', -1),"
+         " (1, '2026-07-14', 'referral', 'referral.law_enforcement', 'accepted', '', '', '', '', '', 1)");
+
+    /* supervisors: exact, over the quarter */
+    hl_stats_query_t q = query("2026-07-01", "2026-09-30", false, 2, ref);
+    cr_assert_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_OK);
+    cr_assert_eq(t->unit, HL_STATS_REFERRALS);
+    cr_assert_eq(t->total, 31, "referrals of helpline 1, not its 100 contacts");
+    size_t le = value_index(t, 0, "referral.law_enforcement"), hc = value_index(t, 0, "referral.healthcare");
+    size_t made = value_index(t, 1, "made"), accepted = value_index(t, 1, "accepted");
+    size_t completed = value_index(t, 1, "completed");
+    cr_assert_eq(t->nvalues[0], 6);
+    cr_assert_eq(t->nvalues[1], 4);
+    cr_assert_eq(t->counts[le * 4 + made], 16);
+    cr_assert_eq(t->counts[le * 4 + accepted], 3);
+    cr_assert_eq(t->counts[hc * 4 + completed], 12);
+    cr_assert_eq(hl_stats_protect(t, 5, 5, &dt, &total, &suppressed), HL_OK);
+    cr_assert_eq(total, 31);
+    cr_assert(!suppressed);
+    cr_assert(hl_disclosure_suppressed(dt, le * 4 + accepted), "3 is below k");
+    cr_assert(hl_disclosure_suppressed(dt, le * 4 + made), "its row's complement");
+    cr_assert(!hl_disclosure_suppressed(dt, hc * 4 + completed));
+    hl_disclosure_table_free(dt);
+    hl_stats_table_free(t);
+
+    /* network users: per month, July (9 - 1 made, 1 accepted) and August (8 made, 2 accepted) */
+    q = query("2026-07-01", "2026-09-30", true, 2, ref);
+    cr_assert_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_OK);
+    cr_assert_eq(t->nslices, 3);
+    cr_assert_eq(t->slice_counts[0 * t->slice_ncells + le * 4 + made], 8);
+    cr_assert_eq(t->slice_counts[0 * t->slice_ncells + le * 4 + accepted], 1);
+    cr_assert_eq(t->slice_counts[1 * t->slice_ncells + le * 4 + accepted], 2);
+    cr_assert_eq(t->slice_totals[0], 21);
+    cr_assert_eq(t->slice_totals[1], 10);
+    cr_assert_eq(hl_stats_protect(t, 5, 5, &dt, &total, &suppressed), HL_OK);
+    cr_assert(hl_disclosure_suppressed(dt, le * 4 + accepted));
+    cr_assert(hl_disclosure_suppressed(dt, le * 4 + made), "suppressed in both months");
+    hl_disclosure_table_free(dt);
+    hl_stats_table_free(t);
+
+    /* case status changes */
+    q = query("2026-07-01", "2026-09-30", false, 1, status);
+    cr_assert_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_OK);
+    cr_assert_eq(t->unit, HL_STATS_STATUS_CHANGES);
+    cr_assert_eq(t->total, 27);
+    cr_assert_eq(t->nvalues[0], 3);
+    cr_assert_eq(t->counts[value_index(t, 0, "open")], 20);
+    cr_assert_eq(t->counts[value_index(t, 0, "closed")], 7);
+    cr_assert_eq(t->counts[value_index(t, 0, "in_progress")], 0);
+    hl_stats_table_free(t);
+
+    /* and the contacts are as they were */
+    q = query("2026-07-01", "2026-09-30", false, 1, gender);
+    cr_assert_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_OK);
+    cr_assert_eq(t->unit, HL_STATS_CONTACTS);
+    cr_assert_eq(t->total, 100);
+    cr_assert_eq(t->counts[value_index(t, 0, "girl")], 100);
     hl_stats_table_free(t);
     hl_taxonomy_free(tax);
 }
