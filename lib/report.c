@@ -1078,6 +1078,43 @@ out:
 
 /* ---- merge -------------------------------------------------------------------------------------- */
 
+/* The first table (by name) of A that B lacks, or NULL. */
+static const char *missing_table(const rtab_t *a, size_t na, const rtab_t *b, size_t nb)
+{
+    for (size_t i = 0; i < na; i++) {
+        bool found = false;
+
+        for (size_t j = 0; j < nb && !found; j++)
+            found = strcmp(a[i].name, b[j].name) == 0;
+        if (!found)
+            return a[i].name;
+    }
+    return NULL;
+}
+
+/* Checks that input I has input 0's tables: a report of an older helplined lacks the tables
+ * added since (docs/report-format.md, "Versions"); the message names one. */
+static int same_tables(rtab_t *const *tabs, const size_t *ntabs, size_t i, hl_report_error_t *err)
+{
+    const char *name = missing_table(tabs[0], ntabs[0], tabs[i], ntabs[i]);
+
+    if (name != NULL) {
+        seterr(
+            err,
+            "input %zu has no table %s (input 0 has it): fetch every report from the same helplined version",
+            i, name);
+        return HL_ECONFLICT;
+    }
+    if ((name = missing_table(tabs[i], ntabs[i], tabs[0], ntabs[0])) != NULL) {
+        seterr(
+            err,
+            "input 0 has no table %s (input %zu has it): fetch every report from the same helplined version",
+            name, i);
+        return HL_ECONFLICT;
+    }
+    return HL_OK;
+}
+
 static int same_structure(const rtab_t *a, const rtab_t *b, hl_report_error_t *err, size_t input)
 {
     bool same = strcmp(a->name, b->name) == 0 && a->ndims == b->ndims;
@@ -1202,10 +1239,9 @@ int hl_report_merge(json_t *const *inputs, const uint8_t (*pks)[HL_CRYPTO_SIGN_P
                 seterr(err, "input %zu: helpline %s already merged (input %zu)", i, code, j);
                 goto out;
             }
-        if (ntabs[i] != ntabs[0]) {
-            seterr(err, "input %zu: a different set of tables than input 0", i);
+        rc = same_tables(tabs, ntabs, i, err);
+        if (rc < 0)
             goto out;
-        }
         for (size_t ti = 0; ti < ntabs[0]; ti++) {
             rc = same_structure(&tabs[0][ti], &tabs[i][ti], err, i);
             if (rc < 0)

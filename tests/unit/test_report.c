@@ -5,6 +5,8 @@
  * key and its totals are the sums of the inputs' totals, no merged count minus any of its
  * inputs is below k, mixed inputs are refused, tables built from protected parts keep the
  * parts' suppressions (presets), and the CSV form round-trips through a small RFC 4180 parser.
+ * The fixture carries the casework tables (referral, case_status, issue 16) beside the contact
+ * tables, with known answers of their own.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -27,6 +29,11 @@ static const char *const age_bands[] = {"0-6", "7-9", "10-12", "13-15", "16-17",
 static const char *const genders[] = {"girl", "boy", "non_binary", "unknown"};
 static const char *const channels[] = {"phone", "sms", "chat", "email"};
 static const char *const regions[] = {"urban", "town", "rural", "unknown"};
+static const char *const referral_to[] = {"referral.child_protection",   "referral.healthcare",
+                                          "referral.law_enforcement",    "referral.mental_health",
+                                          "referral.other_organisation", "referral.school_counsellor"};
+static const char *const referral_states[] = {"made", "accepted", "declined", "completed"};
+static const char *const case_statuses[] = {"open", "in_progress", "closed"};
 
 #define DIM(n, v)                                                                                            \
     {                                                                                                        \
@@ -34,9 +41,12 @@ static const char *const regions[] = {"urban", "town", "rural", "unknown"};
     }
 
 /* Counts of one helpline; SCALE varies them between helplines. */
+#define N_TABLES 8
+
 typedef struct fixture {
     uint64_t contact_type[5], category[4], subcategory[6], age_gender[28], channel[4], region[4];
-    hl_report_table_t tables[6];
+    uint64_t referral[24], case_status[3];
+    hl_report_table_t tables[N_TABLES];
     hl_report_input_t in;
 } fixture_t;
 
@@ -49,6 +59,10 @@ static void fixture_init(fixture_t *f, const char *code, uint64_t scale, int qua
                                   2, 3, 18, 11, 0,      0, /**/ 5, 6, 0,       0,  /**/ 3, 4, 0,       2};
     static const uint64_t ch[] = {100, 20, 80, 5};
     static const uint64_t rg[] = {70, 40, 60, 35};
+    /* referral_to x referral_state (made accepted declined completed) */
+    static const uint64_t rf[] = {12, 30, 2, 15, /**/ 8, 10, 0, 6, /**/ 20, 5, 3, 9,
+                                  0,  7,  0, 11, /**/ 1, 0,  0, 4, /**/ 6,  6, 6, 6};
+    static const uint64_t cs[] = {40, 25, 31};
 
     memset(f, 0, sizeof(*f));
     for (size_t i = 0; i < 5; i++)
@@ -63,6 +77,10 @@ static void fixture_init(fixture_t *f, const char *code, uint64_t scale, int qua
         f->channel[i] = ch[i] * scale;
         f->region[i] = rg[i] * scale;
     }
+    for (size_t i = 0; i < 24; i++)
+        f->referral[i] = rf[i] * scale;
+    for (size_t i = 0; i < 3; i++)
+        f->case_status[i] = cs[i] * scale;
     f->tables[0] =
         (hl_report_table_t){"contact_type", 1, {DIM("contact_type", contact_types)}, f->contact_type, NULL};
     f->tables[1] = (hl_report_table_t){"category", 1, {DIM("category", categories)}, f->category, NULL};
@@ -72,6 +90,14 @@ static void fixture_init(fixture_t *f, const char *code, uint64_t scale, int qua
         "age_band_gender", 2, {DIM("age_band", age_bands), DIM("gender", genders)}, f->age_gender, NULL};
     f->tables[4] = (hl_report_table_t){"channel", 1, {DIM("channel", channels)}, f->channel, NULL};
     f->tables[5] = (hl_report_table_t){"region", 1, {DIM("region", regions)}, f->region, NULL};
+    f->tables[6] =
+        (hl_report_table_t){HL_REPORT_TABLE_REFERRAL,
+                            2,
+                            {DIM("referral_to", referral_to), DIM("referral_state", referral_states)},
+                            f->referral,
+                            NULL};
+    f->tables[7] = (hl_report_table_t){
+        HL_REPORT_TABLE_CASE_STATUS, 1, {DIM("case_status", case_statuses)}, f->case_status, NULL};
     f->in = (hl_report_input_t){
         .helpline = {code, "Child Helpline", "KE", "KE-NET"},
         .year = 2026,
@@ -79,7 +105,7 @@ static void fixture_init(fixture_t *f, const char *code, uint64_t scale, int qua
         .taxonomy_version = "2026.1",
         .k = 5,
         .generated_at = "2026-10-01T06:00:00Z",
-        .ntables = 6,
+        .ntables = N_TABLES,
         .tables = f->tables,
     };
 }
@@ -203,6 +229,112 @@ Test(report_format, signature_known_answer)
     cr_assert_str_eq(canon, kat_canonical);
     hl_crypto_signer_public_key(s, pk);
     cr_assert_eq(hl_report_verify(doc, pk), HL_OK);
+    free(canon);
+    hl_crypto_signer_free(s);
+    json_decref(doc);
+}
+
+/*
+ * The casework tables (issue 16): referral_to x referral_state and case_status, the names and
+ * vocabularies helplined gives them. Known answers for the canonical JSON, the signature and
+ * the CSV. With k = 5: referrals to child protection accepted (2) are below k; the row's next
+ * smallest (completed, 6) and the column's (law enforcement accepted, 7) go with it; law
+ * enforcement's row then needs a second cell (declined, 5), and the declined and completed
+ * columns, with one suppressed cell and zeros, have their totals withheld. Case status: 3 put
+ * in progress is below k, closed (9) is its complement.
+ */
+static const char kat_case_canonical[] =
+    "{\"format\":\"helpline-quarterly/1\",\"generated_at\":\"2027-01-05T06:00:00Z\",\"helpline\":{\"code"
+    "\":\"KE01\",\"country\":\"KE\",\"name\":\"Childline Kenya\",\"network\":\"KE-NET\"},\"k\":5,\"period"
+    "\":{\"from\":\"2026-10-01\",\"quarter\":4,\"to\":\"2026-12-31\",\"year\":2026},\"tables\":{\"case_sta"
+    "tus\":{\"cells\":[{\"case_status\":\"open\",\"count\":14},{\"case_status\":\"in_progress\",\"count\""
+    ":null,\"suppressed\":true},{\"case_status\":\"closed\",\"count\":null,\"suppressed\":true}],\"dimens"
+    "ions\":[\"case_status\"],\"total\":26,\"withheld\":[]},\"referral\":{\"cells\":[{\"count\":9,\"refer"
+    "ral_state\":\"made\",\"referral_to\":\"referral.child_protection\"},{\"count\":null,\"referral_state"
+    "\":\"accepted\",\"referral_to\":\"referral.child_protection\",\"suppressed\":true},{\"count\":0,\"re"
+    "ferral_state\":\"declined\",\"referral_to\":\"referral.child_protection\"},{\"count\":null,\"referra"
+    "l_state\":\"completed\",\"referral_to\":\"referral.child_protection\",\"suppressed\":true},{\"count"
+    "\":12,\"referral_state\":\"made\",\"referral_to\":\"referral.law_enforcement\"},{\"count\":null,\"ref"
+    "erral_state\":\"accepted\",\"referral_to\":\"referral.law_enforcement\",\"suppressed\":true},{\"coun"
+    "t\":null,\"referral_state\":\"declined\",\"referral_to\":\"referral.law_enforcement\",\"suppressed\""
+    ":true},{\"count\":0,\"referral_state\":\"completed\",\"referral_to\":\"referral.law_enforcement\"}],"
+    "\"dimensions\":[\"referral_to\",\"referral_state\"],\"total\":41,\"withheld\":[{\"over\":\"referral_"
+    "to\",\"referral_state\":\"declined\"},{\"over\":\"referral_to\",\"referral_state\":\"completed\"}]}}"
+    ",\"taxonomy_version\":\"2026.1\"}";
+static const char kat_case_signature[] =
+    "9RHdVkmiWstJtwSvz3C9UdiwptWmV9ewfrPcnMivBJMGxzwOTg/XLWAtG0GR7tUczPXfA0lwzTz6D21tdi7DDA==";
+static const char kat_case_csv[] =
+    "table,kind,dimension_1,value_1,dimension_2,value_2,count,suppressed\r\n"
+    "case_status,cell,case_status,open,,,14,false\r\n"
+    "case_status,cell,case_status,in_progress,,,,true\r\n"
+    "case_status,cell,case_status,closed,,,,true\r\n"
+    "case_status,total,,,,,26,false\r\n"
+    "referral,cell,referral_to,referral.child_protection,referral_state,made,9,false\r\n"
+    "referral,cell,referral_to,referral.child_protection,referral_state,accepted,,true\r\n"
+    "referral,cell,referral_to,referral.child_protection,referral_state,declined,0,false\r\n"
+    "referral,cell,referral_to,referral.child_protection,referral_state,completed,,true\r\n"
+    "referral,cell,referral_to,referral.law_enforcement,referral_state,made,12,false\r\n"
+    "referral,cell,referral_to,referral.law_enforcement,referral_state,accepted,,true\r\n"
+    "referral,cell,referral_to,referral.law_enforcement,referral_state,declined,,true\r\n"
+    "referral,cell,referral_to,referral.law_enforcement,referral_state,completed,0,false\r\n"
+    "referral,total,,,,,41,false\r\n"
+    "referral,margin,referral_to,,referral_state,declined,,true\r\n"
+    "referral,margin,referral_to,,referral_state,completed,,true\r\n";
+
+static json_t *kat_case_report(void)
+{
+    static const char *const to[] = {"referral.child_protection", "referral.law_enforcement"};
+    static const uint64_t referrals[] = {9, 2, 0, 6, /**/ 12, 7, 5, 0};
+    static const uint64_t statuses[] = {14, 3, 9};
+    hl_report_table_t tables[] = {
+        {HL_REPORT_TABLE_REFERRAL,
+         2,
+         {DIM("referral_to", to), DIM("referral_state", referral_states)},
+         referrals,
+         NULL},
+        {HL_REPORT_TABLE_CASE_STATUS, 1, {DIM("case_status", case_statuses)}, statuses, NULL},
+    };
+    hl_report_input_t in = {
+        .helpline = {"KE01", "Childline Kenya", "KE", "KE-NET"},
+        .year = 2026,
+        .quarter = 4,
+        .taxonomy_version = "2026.1",
+        .k = 5,
+        .generated_at = "2027-01-05T06:00:00Z",
+        .ntables = 2,
+        .tables = tables,
+    };
+    hl_report_error_t err = {{0}};
+    json_t *doc = NULL;
+
+    cr_assert_eq(hl_report_build(&in, &doc, &err), HL_OK, "%s", err.message);
+    return doc;
+}
+
+Test(report_format, casework_tables_known_answers)
+{
+    json_t *doc = kat_case_report(), *parsed = NULL;
+    hl_crypto_signer_t *s = signer(0);
+    uint8_t pk[HL_CRYPTO_SIGN_PK_BYTES];
+    hl_report_error_t err = {{0}};
+    char *canon = NULL, *text = NULL, *csv = NULL;
+    size_t len = 0;
+
+    cr_assert_eq(hl_report_canonical(doc, &canon, &len), HL_OK);
+    cr_assert_str_eq(canon, kat_case_canonical);
+    cr_assert_eq(hl_report_sign(doc, s), HL_OK);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "signature"), "value")),
+                     kat_case_signature);
+    cr_assert_eq(hl_report_to_csv(doc, &csv, &len), HL_OK);
+    cr_assert_str_eq(csv, kat_case_csv);
+    /* a helpline-quarterly/1 reader takes the new tables as any others: verify, validate, parse */
+    hl_crypto_signer_public_key(s, pk);
+    cr_assert_eq(hl_report_to_json(doc, &text, &len), HL_OK);
+    cr_assert_eq(hl_report_verify_text(text, len, pk, &parsed, &err), HL_OK, "%s", err.message);
+    cr_assert_str_eq(json_string_value(json_object_get(parsed, "format")), "helpline-quarterly/1");
+    json_decref(parsed);
+    free(csv);
+    free(text);
     free(canon);
     hl_crypto_signer_free(s);
     json_decref(doc);
@@ -560,7 +692,7 @@ Test(report_merge, two_helplines)
                 cr_assert(json_integer_value(cm) == 0 || json_integer_value(cm) >= 10);
         }
     }
-    cr_assert_eq(totals, 6);
+    cr_assert_eq(totals, N_TABLES);
 
     json_decref(m);
     json_decref(in[0]);
@@ -624,6 +756,19 @@ Test(report_merge, refuses_mixed_inputs)
     b.in.ntables = 5;
     cr_assert_eq(try_merge(&a, &b, false, &err), HL_ECONFLICT);
 
+    /* A report of a helplined from before the casework tables, with one from after: the
+     * message names the table that is missing, either way round. */
+    fixture_init(&b, "KE02", 2, 3);
+    b.in.ntables = 6;
+    cr_assert_eq(try_merge(&a, &b, false, &err), HL_ECONFLICT);
+    cr_assert_str_eq(err.message,
+                     "input 1 has no table case_status (input 0 has it): fetch every report from "
+                     "the same helplined version");
+    cr_assert_eq(try_merge(&b, &a, false, &err), HL_ECONFLICT);
+    cr_assert_str_eq(err.message,
+                     "input 0 has no table case_status (input 1 has it): fetch every report from "
+                     "the same helplined version");
+
     fixture_init(&b, "KE02", 2, 3);
     b.tables[5].dims[0].nvalues = 3;
     cr_assert_eq(try_merge(&a, &b, false, &err), HL_ECONFLICT);
@@ -679,10 +824,11 @@ Test(report_merge, suppressed_input_cells_stay_suppressed)
 /* Random small counts for every table of F: what the daemon's monthly slices make common. */
 static void randomize(fixture_t *f, uint64_t *rng)
 {
-    uint64_t *tables[] = {f->contact_type, f->category, f->subcategory, f->age_gender, f->channel, f->region};
-    size_t sizes[] = {5, 4, 6, 28, 4, 4};
+    uint64_t *tables[] = {f->contact_type, f->category, f->subcategory, f->age_gender,
+                          f->channel,      f->region,   f->referral,    f->case_status};
+    size_t sizes[] = {5, 4, 6, 28, 4, 4, 24, 3};
 
-    for (size_t t = 0; t < 6; t++) {
+    for (size_t t = 0; t < N_TABLES; t++) {
         for (size_t i = 0; i < sizes[t]; i++) {
             *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
             uint64_t r = (*rng >> 33) % 10;
@@ -915,7 +1061,7 @@ Test(report_csv, round_trip, .init = init)
     static const char *const sides[] = {"a", "b"};
     static const uint64_t odd_counts[] = {20, 3, 40, 50, /**/ 0, 30, 6, 7};
     fixture_t f;
-    hl_report_table_t tables[7];
+    hl_report_table_t tables[N_TABLES + 1];
     hl_report_error_t err = {{0}};
     json_t *doc = NULL;
     csv_t *csv = calloc(1, sizeof(csv_t));
@@ -925,9 +1071,10 @@ Test(report_csv, round_trip, .init = init)
     cr_assert_not_null(csv);
     fixture_init(&f, "KE01", 1, 3);
     memcpy(tables, f.tables, sizeof(f.tables));
-    tables[6] = (hl_report_table_t){"odd", 2, {DIM("side", sides), DIM("label", odd)}, odd_counts, NULL};
+    tables[N_TABLES] =
+        (hl_report_table_t){"odd", 2, {DIM("side", sides), DIM("label", odd)}, odd_counts, NULL};
     f.in.tables = tables;
-    f.in.ntables = 7;
+    f.in.ntables = N_TABLES + 1;
     cr_assert_eq(hl_report_build(&f.in, &doc, &err), HL_OK, "%s", err.message);
     cr_assert_eq(hl_report_to_csv(doc, &text, &len), HL_OK);
     cr_assert_eq(strlen(text), len);
@@ -940,8 +1087,8 @@ Test(report_csv, round_trip, .init = init)
         cr_assert_str_eq(csv->fields[0][i], header[i]);
 
     /* tables in canonical (sorted) order: cells, then the total, then withheld margins */
-    const char *order[] = {"age_band_gender", "category",   "channel", "contact_type", "odd",
-                           "region",          "subcategory"};
+    const char *order[] = {"age_band_gender", "case_status", "category",   "channel", "contact_type", "odd",
+                           "referral",        "region",      "subcategory"};
     for (size_t ti = 0; ti < HL_ARRAY_LEN(order); ti++) {
         json_t *tab = table_of(doc, order[ti]), *dims = json_object_get(tab, "dimensions"), *c;
         size_t i;
