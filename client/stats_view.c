@@ -53,10 +53,18 @@ static void pad(FILE *out, const char *s, size_t w)
         fputc(' ', out);
 }
 
+/* What the table counts (docs/http-api.md, GET /v1/stats): the name of its total member. */
+static const struct {
+    const char *member, *what;
+} units[] = {{"total_contacts", "contacts"},
+             {"total_referrals", "referrals"},
+             {"total_status_changes", "case status changes"}};
+
 int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
 {
     json_t *by = json_object_get(stats, "by"), *cells = json_object_get(stats, "cells");
-    json_t *total = json_object_get(stats, "total_contacts"), *cell;
+    json_t *total = NULL, *cell;
+    const char *what = units[0].what;
     json_int_t k = json_integer_value(json_object_get(stats, "k"));
     size_t ndims = json_array_size(by), i, widths[8] = {0}, count_w = 5;
     uint64_t max = 0;
@@ -65,6 +73,9 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
 
     if (!json_is_array(by) || !json_is_array(cells) || ndims == 0 || ndims > 8)
         return HL_EINVAL;
+    for (size_t u = 0; u < HL_ARRAY_LEN(units) && total == NULL; u++)
+        if ((total = json_object_get(stats, units[u].member)) != NULL)
+            what = units[u].what;
     snprintf(kbuf, sizeof(kbuf), "<%lld", (long long)k);
     for (size_t d = 0; d < ndims; d++) {
         const char *name = json_string_value(json_array_get(by, d));
@@ -134,7 +145,7 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
         fputc('\n', out);
     }
     if (json_array_size(cells) == 0)
-        fputs("(no contacts)\n", out);
+        fprintf(out, "(no %s)\n", what);
     pad(out, "total", widths[0]);
     fputs("  ", out);
     for (size_t d = 1; d < ndims; d++) {
@@ -146,9 +157,8 @@ int hl_cli_stats_render(FILE *out, json_t *stats, bool bars)
     else
         fprintf(out, "%*s\n", (int)count_w, "withheld");
     if (any_suppressed || !json_is_integer(tc))
-        fprintf(out,
-                "\n%s: fewer than %lld contacts, or withheld so that such a count cannot be worked out\n",
-                kbuf, (long long)k);
+        fprintf(out, "\n%s: fewer than %lld %s, or withheld so that such a count cannot be worked out\n",
+                kbuf, (long long)k, what);
     if (by_category)
         fputs("A contact with several categories counts in each; the total counts contacts.\n", out);
     return HL_OK;

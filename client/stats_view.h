@@ -2,7 +2,7 @@
  * The GET /v1/stats reply as a table for people: one column per dimension, the count
  * right-aligned, a bar proportional to the count (Unicode eighth blocks, the largest count
  * HL_CLI_BAR_WIDTH cells wide), suppressed cells as "<k" without a bar, and a totals row
- * from total_contacts.
+ * from total_contacts (or total_referrals, total_status_changes: what the table counts).
  */
 #ifndef HL_CLI_STATS_VIEW_H
 #define HL_CLI_STATS_VIEW_H

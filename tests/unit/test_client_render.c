@@ -103,6 +103,37 @@ Test(client_stats, withheld_total_and_empty)
     json_decref(s);
 }
 
+/* Referral and case status tables (issue 16): their total is total_referrals or
+ * total_status_changes, and the notes name what was counted. */
+Test(client_stats, referral_and_case_status_tables)
+{
+    json_t *s = json_loads(
+        "{\"from\":\"2026-10-01\",\"to\":\"2026-12-31\",\"by\":[\"referral_to\",\"referral_state\"],\"k\":5,"
+        "\"total_referrals\":{\"count\":19},\"cells\":["
+        "{\"referral_to\":\"referral.law_enforcement\",\"referral_state\":\"made\",\"count\":12},"
+        "{\"referral_to\":\"referral.healthcare\",\"referral_state\":\"made\",\"count\":null,\"suppressed\":"
+        "true}]}",
+        0, NULL);
+    int rc;
+    char *out = capture_stats(s, false, &rc);
+
+    cr_assert_eq(rc, 0);
+    cr_expect(strstr(out, "referral.law_enforcement  made               12\n") != NULL, "%s", out);
+    cr_expect(strstr(out, "total                                        19\n") != NULL, "%s", out);
+    cr_expect(strstr(out, "<5: fewer than 5 referrals") != NULL, "%s", out);
+    free(out);
+    json_decref(s);
+    s = json_loads("{\"from\":\"2026-10-01\",\"to\":\"2026-12-31\",\"by\":[\"case_status\"],\"k\":5,"
+                   "\"total_status_changes\":{\"count\":0},\"cells\":[]}",
+                   0, NULL);
+    out = capture_stats(s, false, &rc);
+    cr_assert_eq(rc, 0);
+    cr_expect(strstr(out, "(no case status changes)") != NULL, "%s", out);
+    cr_expect(strstr(out, "total            0\n") != NULL, "%s", out);
+    free(out);
+    json_decref(s);
+}
+
 /* ---- exit statuses and messages ------------------------------------------------------------------ */
 
 Test(client_api, exit_status_mapping)
