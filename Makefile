@@ -248,6 +248,9 @@ install: all
 	$(if $(wildcard taxonomy/*.json),install -m 0644 taxonomy/*.json $(DESTDIR)$(PREFIX)/share/helpline/taxonomy/)
 	$(if $(wildcard taxonomy/mappings/*.json),install -m 0644 taxonomy/mappings/*.json $(DESTDIR)$(PREFIX)/share/helpline/taxonomy/mappings/)
 	$(if $(wildcard client/helpline.1),install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 0644 client/helpline.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
+# The web application (web_dir's default, HL_DATADIR/web): its folders and files, modes 0755 and 0644.
+	cd client/web && find . -type d -exec install -d -m 0755 '$(abspath $(DESTDIR)$(PREFIX))/share/helpline/web/{}' ';' && \
+		find . -type f ! -name '.*' -exec install -m 0644 '{}' '$(abspath $(DESTDIR)$(PREFIX))/share/helpline/web/{}' ';'
 
 clean:
 	rm -rf build

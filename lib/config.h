@@ -37,7 +37,7 @@ typedef struct hl_config {
     int k_min;               /* smallest k a statistics caller may ask for, 2..100 (default 5) */
     char *taxonomy_dir;      /* categories.json, terms.json, mappings/ */
     char *migrations_dir;    /* NNNN_name.sql files */
-    char *web_dir;           /* the web application's static files (not served yet) */
+    char *web_dir;           /* the web application's static files (server/http/webfiles.h) */
     char *tls_cert;          /* both or neither */
     char *tls_key;
     hl_log_level_t log_level;

@@ -15,6 +15,7 @@
 #include "db/dbpool.h"
 #include "health.h"
 #include "http/http.h"
+#include "http/webfiles.h"
 #include "stats/merger.h"
 #include "contacts/spool.h"
 #include "taxonomy.h"
@@ -33,6 +34,7 @@ typedef struct hl_app {
     hl_dbpool_t *read_pool; /* read_database_url (may lag behind): statistics, reports; else pool */
     hl_auth_t *auth;
     hl_http_t *http;
+    hl_webfiles_t *web; /* the web application's files and Chart.js (NULL: none) */
     pthread_mutex_t tax_lock;
     hl_taxref_t *tax;
     _Atomic uint64_t audit_failures;
@@ -60,6 +62,7 @@ void hl_handle_taxonomy(hl_request_t *req, void *app);
 void hl_handle_classify(hl_request_t *req, void *app);
 void hl_handle_healthz(hl_request_t *req, void *app);
 void hl_handle_metrics(hl_request_t *req, void *app);
+void hl_handle_web(hl_request_t *req, void *app); /* the web application's files */
 void hl_handle_stats(hl_request_t *req, void *app);
 void hl_handle_report(hl_request_t *req, void *app);
 void hl_handle_helplines(hl_request_t *req, void *app);      /* handlers_helplines.c */

@@ -38,6 +38,8 @@ const hl_route_t hl_routes[] = {
      hl_admit_ingest_rocketchat},
     {HL_METHOD_GET, "/healthz", 0, false, hl_handle_healthz, "healthz", NULL},
     {HL_METHOD_GET, "/metrics", HL_ROLE_ADMIN, false, hl_handle_metrics, "metrics", NULL},
+    /* Every other path outside /v1, no token: the web application's files (http/webfiles.h). */
+    {HL_METHOD_GET, "/**", 0, false, hl_handle_web, "web", NULL},
 };
 
 const size_t hl_n_routes = sizeof(hl_routes) / sizeof(hl_routes[0]);

@@ -1,7 +1,7 @@
 /*
  * helplined serve: start-up, signals and graceful shutdown.
  *
- * Start: keys, taxonomy, spool, writer (replays the spool once the database answers), the
+ * Start: keys, taxonomy, web files, spool, writer (replays the spool once the database answers), the
  * statistics merger, the connection pool, then HTTP. Signals are blocked in every thread and
  * taken here with sigwait: SIGTERM/SIGINT stop accepting, drain the writer (store or spool what
  * is queued, answer it), fold the pending statistics, then close; SIGHUP reloads the taxonomy
@@ -79,7 +79,8 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     if (hl_crypto_init() != HL_OK || hl_crypto_keyring_load(cfg->key_file, &app.keyring) != HL_OK)
         goto out;
     hl_crypto_keyring_pin(app.keyring);
-    if (hl_app_taxonomy_load(&app, cfg->taxonomy_dir) != HL_OK)
+    if (hl_app_taxonomy_load(&app, cfg->taxonomy_dir) != HL_OK ||
+        hl_webfiles_load(cfg->web_dir, HL_WEBFILES_CHARTJS_DIR, &app.web) != HL_OK)
         goto out;
     if (hl_spool_open(cfg->spool_dir, &app.spool) != HL_OK) {
         hl_log(HL_LOG_ERROR, "cannot open the spool in %s", cfg->spool_dir);
@@ -143,6 +144,7 @@ out:
         hl_writer_stop(app.writer);
     hl_merger_stop(app.merger);
     hl_http_stop(app.http);
+    hl_webfiles_free(app.web);
     hl_health_stop(app.health);
     hl_auth_free(app.auth);
     if (app.read_pool != app.pool)

@@ -1,4 +1,4 @@
-/* GET /v1/taxonomy, POST /v1/classify, GET /healthz, GET /metrics (api.md). */
+/* GET /v1/taxonomy, POST /v1/classify, GET /healthz, GET /metrics (api.md), the web application's files. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +131,13 @@ void hl_handle_healthz(hl_request_t *req, void *arg)
     if (body != NULL && hs.replica.configured)
         json_object_set_new(body, "replica", replica_json(&hs.replica));
     hl_http_reply_json(req, ok ? 200 : 503, body);
+}
+
+void hl_handle_web(hl_request_t *req, void *arg)
+{
+    const hl_app_t *app = arg;
+
+    hl_webfiles_serve(app->web, req);
 }
 
 /* The replica's lines of /metrics ("" when read_database_url is unset; the lag samples only while

@@ -104,6 +104,9 @@ struct hl_request {
     const char *extra_header, *extra_value;
     char *reply;
     size_t reply_len;
+    /* hl_http_reply_static: the body (reply is NULL then) and the headers, neither ours. */
+    const char *static_body;
+    const char *const *static_headers;
 };
 
 const char *hl_role_name(hl_role_t role)
@@ -182,6 +185,18 @@ void hl_http_reply_raw(hl_request_t *req, unsigned status, const char *content_t
     set_reply(req, status, content_type, copy, len);
 }
 
+void hl_http_reply_static(hl_request_t *req, unsigned status, const char *content_type,
+                          const char *const *headers, const void *body, size_t len)
+{
+    if (atomic_load(&req->ready)) {
+        set_reply(req, status, content_type, NULL, 0); /* logs the bug */
+        return;
+    }
+    req->static_body = body;
+    req->static_headers = headers;
+    set_reply(req, status, content_type, NULL, len);
+}
+
 void hl_http_reply_json(hl_request_t *req, unsigned status, json_t *body)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -235,6 +250,11 @@ void hl_http_defer(hl_request_t *req)
 }
 
 /* ---- accessors ----------------------------------------------------------------------------- */
+
+const char *hl_http_path(const hl_request_t *req)
+{
+    return req->path;
+}
 
 const char *hl_http_path_arg(const hl_request_t *req)
 {
@@ -434,23 +454,35 @@ static bool path_matches(const char *pattern, const char *path, char arg[PATH_AR
     return *path == '\0';
 }
 
-/* Finds the route; *ALLOW lists the methods of a path that exists with another method. */
+/* Is PATH the API's (/v1 or below)? */
+static bool api_path(const char *path)
+{
+    return strncmp(path, "/v1", 3) == 0 && (path[3] == '\0' || path[3] == '/');
+}
+
+/* Finds the route; *ALLOW lists the methods of a path that exists with another method. The routes
+ * of path "/" "**" are tried last, when no other route has the path and it is not the API's. */
 static const hl_route_t *route_find(const hl_http_t *http, hl_request_t *req, char *allow, size_t allow_len)
 {
     allow[0] = '\0';
-    for (size_t i = 0; i < http->opts.n_routes; i++) {
-        const hl_route_t *r = &http->opts.routes[i];
-        char arg[PATH_ARG_MAX];
+    for (int rest = 0; rest < 2 && allow[0] == '\0'; rest++) {
+        if (rest && api_path(req->path))
+            break;
+        for (size_t i = 0; i < http->opts.n_routes; i++) {
+            const hl_route_t *r = &http->opts.routes[i];
+            char arg[PATH_ARG_MAX] = "";
 
-        if (!path_matches(r->path, req->path, arg))
-            continue;
-        if (r->method == req->method) {
-            strcpy(req->path_arg, arg);
-            return r;
-        }
-        if (strstr(allow, method_name(r->method)) == NULL) {
-            size_t used = strlen(allow);
-            snprintf(allow + used, allow_len - used, "%s%s", used > 0 ? ", " : "", method_name(r->method));
+            if ((strcmp(r->path, "/**") == 0) != rest || (!rest && !path_matches(r->path, req->path, arg)))
+                continue;
+            if (r->method == req->method) {
+                strcpy(req->path_arg, arg);
+                return r;
+            }
+            if (strstr(allow, method_name(r->method)) == NULL) {
+                size_t used = strlen(allow);
+                snprintf(allow + used, allow_len - used, "%s%s", used > 0 ? ", " : "",
+                         method_name(r->method));
+            }
         }
     }
     return NULL;
@@ -792,12 +824,20 @@ static enum MHD_Result queue_reply(hl_request_t *req)
     enum MHD_Result ret;
 
     atomic_thread_fence(memory_order_acquire);
-    resp = MHD_create_response_from_buffer_with_free_callback(req->reply_len, req->reply, wipe_free);
+    if (req->static_body != NULL)
+        resp = MHD_create_response_from_buffer(req->reply_len, (void *)(uintptr_t)req->static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+    else
+        resp = MHD_create_response_from_buffer_with_free_callback(req->reply_len, req->reply, wipe_free);
     if (resp == NULL)
         return MHD_NO;
     req->reply = NULL; /* MHD wipes and frees it now */
     MHD_add_response_header(resp, "Content-Type", req->content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (req->static_headers != NULL)
+        for (const char *const *h = req->static_headers; h[0] != NULL; h += 2)
+            MHD_add_response_header(resp, h[0], h[1]);
+    else
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (req->extra_header != NULL)
         MHD_add_response_header(resp, req->extra_header, req->extra_value);
     ret = MHD_queue_response(req->conn, req->status, resp);

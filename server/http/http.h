@@ -66,9 +66,12 @@ typedef void (*hl_admit_fn)(hl_request_t *req, void *app, hl_principal_t *who);
 
 typedef struct hl_route {
     hl_method_t method;
-    const char *path; /* "/v1/contacts"; a "*" segment matches one non-empty path segment */
-    unsigned roles;   /* HL_ROLE_* mask; 0: no bearer token (healthz, or ADMIT checks) */
-    bool json_body;   /* takes an application/json body (else 415); other routes take no body (413) */
+    /* "/v1/contacts"; a "*" segment matches one non-empty path segment. "/" "**" (as one string) takes
+     * the paths no other route has, outside the API (/v1 and below, whose unknown paths stay 404): the
+     * web application's files. */
+    const char *path;
+    unsigned roles; /* HL_ROLE_* mask; 0: no bearer token (healthz, or ADMIT checks) */
+    bool json_body; /* takes an application/json body (else 415); other routes take no body (413) */
     hl_handler_fn handler;
     const char *name;  /* for metrics: "contacts_create" */
     hl_admit_fn admit; /* NULL, or the route's own credential check (roles 0) */
@@ -115,6 +118,8 @@ void hl_http_quiesce(hl_http_t *http);
 void hl_http_stop(hl_http_t *http);
 
 /* Request accessors; the strings live as long as the request. */
+/* The request path, percent-decoded, without the query. */
+const char *hl_http_path(const hl_request_t *req);
 /* The path segments matched by a route's "*" segments, joined with '/' ("" when none). */
 const char *hl_http_path_arg(const hl_request_t *req);
 const char *hl_http_body(const hl_request_t *req, size_t *len);
@@ -134,6 +139,11 @@ void hl_http_reply_error(hl_request_t *req, unsigned status, const char *code, c
 /* Any body; the buffer is copied. */
 void hl_http_reply_raw(hl_request_t *req, unsigned status, const char *content_type, const char *body,
                        size_t len);
+/* A body that stays valid and unchanged while the daemon runs (the web application's files): neither
+ * copied nor wiped. HEADERS (name, value, ..., NULL; kept as long as BODY) replace the API's
+ * Cache-Control: no-store. */
+void hl_http_reply_static(hl_request_t *req, unsigned status, const char *content_type,
+                          const char *const *headers, const void *body, size_t len);
 
 /* Per-route request counts and a latency histogram, in Prometheus text format (appended to a
  * malloc'd buffer the caller frees). */

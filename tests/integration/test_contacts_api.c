@@ -555,7 +555,7 @@ Test(contacts, not_found_404)
                            "/v1/contacts/00000000-0000-4000-8000-00000000000",
                            "/v1/contacts/%27%20OR%201=1",
                            "/v1/nothing",
-                           "/"};
+                           "/v1"}; /* "/" is the web application (test_web.c) */
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         r = hl_testd_request(&d, "GET", paths[i], d.tokens.admin, NULL, NULL, &status, NULL);
         cr_expect_eq(status, 404, "GET %s: %ld", paths[i], status);
