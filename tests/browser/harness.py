@@ -403,6 +403,19 @@ class BrowserTest(unittest.TestCase):
             self.fail("login as %s: no #login form or no #logout after it\nconsole: %s"
                       % (role, self.d.get_log("browser")))
 
+    def browser_storage(self):
+        """What the page could keep: localStorage, sessionStorage, IndexedDB and Cache Storage
+        names, the URL and the cookies its script can read."""
+        return self.d.execute_async_script("""
+            const done = arguments[0];
+            const dump = (s) => { const o = {}; for (let i = 0; i < s.length; i++) o[s.key(i)] = s.getItem(s.key(i)); return o; };
+            const out = {local: dump(localStorage), session: dump(sessionStorage), url: location.href,
+                         cookie: document.cookie};
+            Promise.all([indexedDB.databases(), caches.keys()]).then(([dbs, cs]) => {
+                out.indexeddb = dbs.map(d => d.name); out.caches = cs; done(out);
+            }).catch(e => { out.error = String(e); done(out); });
+        """)
+
     def fetch(self, method, path, body=None, headers=None):
         """fetch() from the page (its cookie, same origin): {status, body, headers}."""
         return self.d.execute_async_script("""

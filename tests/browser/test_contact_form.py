@@ -165,15 +165,7 @@ class ContactFormTest(BrowserTest):
         cid = self.save()
         self.open("#/contacts/" + cid)
         self.wait(lambda d: marker in d.find_element(By.CSS_SELECTOR, "#view").text, msg="contact shown")
-        found = self.d.execute_async_script("""
-            const done = arguments[0];
-            const dump = (s) => { const o = {}; for (let i = 0; i < s.length; i++) o[s.key(i)] = s.getItem(s.key(i)); return o; };
-            const out = {local: dump(localStorage), session: dump(sessionStorage), url: location.href,
-                         cookie: document.cookie, history: history.length};
-            Promise.all([indexedDB.databases(), caches.keys()]).then(([dbs, cs]) => {
-                out.indexeddb = dbs.map(d => d.name); out.caches = cs; done(out);
-            }).catch(e => { out.error = String(e); done(out); });
-        """)
+        found = self.browser_storage()
         text = json.dumps(found)
         for secret in (marker, "254722000111", HELPLINE_CODE + ":", "csrf"):
             self.assertNotIn(secret, text, found)

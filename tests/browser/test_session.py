@@ -1,6 +1,8 @@
 """Sessions in the browser: login failure and success, logout, expiry, CSRF, no caching of data."""
 
+import json
 import unittest
+import uuid
 
 from selenium.webdriver.common.by import By
 
@@ -52,7 +54,8 @@ class SessionTest(BrowserTest):
 
     def test_expired_session_shows_the_login_form_at_the_next_action(self):
         self.login("counsellor", "#/log")
-        self.present("#contact-form")
+        marker = "draft-" + uuid.uuid4().hex[:12]
+        self.visible("#summary").send_keys("An unsaved draft " + marker)
         # Idle for longer than session_idle (30 minutes by default), as far as the server knows.
         self.s.expire_sessions()
         self.d.find_element(By.CSS_SELECTOR, "#nav a[href='#/contacts']").click()
@@ -60,6 +63,8 @@ class SessionTest(BrowserTest):
         self.assertTrue(self.visible("#login-error").text.strip())
         self.assertFalse(self.d.find_element(By.CSS_SELECTOR, "#logout").is_displayed())
         self.assertEqual(self.fetch("GET", "/v1/session")["status"], 401)
+        # Whatever the page keeps of the draft for the next login, it is not in browser storage.
+        self.assertNotIn(marker, json.dumps(self.browser_storage()))
         # Logging in again brings the user back to where they were.
         self.login("counsellor", "#/contacts")
 
