@@ -128,6 +128,7 @@ static json_t *stored_json(const hl_stored_contact_t *sc, const hl_taxonomy_t *t
     json_object_set_new(j, "created_at", json_string(created));
     json_object_set_new(j, "updated_at", json_string(updated));
     json_object_set_new(j, "taxonomy_version", json_string(sc->taxonomy_version));
+    json_object_set_new(j, "case_id", sc->case_id[0] != '\0' ? json_string(sc->case_id) : json_null());
     json_object_set_new(j, "categories", hl_classify_categories_json(&cl, tax));
     json_object_set_new(j, "terminology", terms_json(sc, tax));
     return j;

@@ -31,19 +31,24 @@ enum {
     COL_TRANSCRIPT,
     COL_CREATED,
     COL_UPDATED,
-    COL_VERSION
+    COL_VERSION,
+    COL_CASE
 };
 
 #define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::int8"
 
+/* One line per group of columns, in COL_ order. */
+/* clang-format off */
 static const char select_sql[] =
-    "SELECT source_system, source_id, channel, contact_type, " EPOCH_US("started_at") ", " EPOCH_US(
-        "ended_at") ", counsellor, child_age, child_gender, child_region, caller_relationship, urgency, "
-                    "array_to_json(actions)::text, array_to_json(local_categories)::text, "
-                    "child_name, caller_name, caller_phone, summary, transcript, " EPOCH_US(
-                        "created_at") ", " EPOCH_US("updated_at") ", taxonomy_version "
-                                                                  "FROM contacts WHERE id = $1 AND "
-                                                                  "helpline_id = $2";
+    "SELECT source_system, source_id, channel, contact_type, "
+    EPOCH_US("started_at") ", " EPOCH_US("ended_at") ", "
+    "counsellor, child_age, child_gender, child_region, caller_relationship, urgency, "
+    "array_to_json(actions)::text, array_to_json(local_categories)::text, "
+    "child_name, caller_name, caller_phone, summary, transcript, "
+    EPOCH_US("created_at") ", " EPOCH_US("updated_at") ", taxonomy_version, "
+    "(SELECT case_id::text FROM case_contacts WHERE contact_id = contacts.id) "
+    "FROM contacts WHERE id = $1 AND helpline_id = $2";
+/* clang-format on */
 
 static bool is_null(const PGresult *res, int col)
 {
@@ -199,6 +204,7 @@ static int decode_row(const PGresult *res, hl_crypto_keyring_t *kr, bool open_se
     sc->created_at = strtoll(val(res, COL_CREATED), NULL, 10);
     sc->updated_at = strtoll(val(res, COL_UPDATED), NULL, 10);
     snprintf(sc->taxonomy_version, sizeof(sc->taxonomy_version), "%s", val(res, COL_VERSION));
+    snprintf(sc->case_id, sizeof(sc->case_id), "%s", val(res, COL_CASE)); /* "" when NULL */
     return HL_OK;
 bad_row:
     hl_log(HL_LOG_ERROR, "contact %s: a stored value is outside helpline's vocabularies", sc->id);

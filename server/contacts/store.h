@@ -19,6 +19,7 @@ typedef struct hl_stored_contact {
     hl_contact_t *contact; /* sensitive fields present only when opened */
     int64_t created_at, updated_at;
     char taxonomy_version[HL_RECORD_VERSION_MAX];
+    char case_id[HL_RECORD_UUID_LEN + 1]; /* the case it is linked to, "" when none */
     size_t n_categories;
     hl_record_category_t categories[HL_RECORD_MAX_CATEGORIES];
     size_t n_terms;

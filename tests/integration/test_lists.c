@@ -304,6 +304,19 @@ Test(lists, every_filter)
     items = list(adm, "case=c0000000-0000-4000-8000-000000000001");
     cr_expect_str_eq(it_str(json_array_get(items, 0), "case_id"), "c0000000-0000-4000-8000-000000000001");
     json_decref(items);
+    /* one contact says which case it is in too (null when none) */
+    char path[128];
+    long status;
+    snprintf(path, sizeof(path), "/v1/contacts/%s", linked);
+    json_t *one = hl_testd_request(&d, "GET", path, adm, NULL, NULL, &status, NULL);
+    cr_expect_eq(status, 200);
+    cr_expect_str_eq(it_str(one, "case_id"), "c0000000-0000-4000-8000-000000000001");
+    json_decref(one);
+    snprintf(path, sizeof(path), "/v1/contacts/%s", sms);
+    one = hl_testd_request(&d, "GET", path, adm, NULL, NULL, &status, NULL);
+    cr_expect_eq(status, 200);
+    cr_expect(json_is_null(json_object_get(one, "case_id")));
+    json_decref(one);
 
     /* AND of several, and limit */
     expect_ids(adm, "category=violence&case=none&to=2026-11-22", late_day, NULL);
