@@ -30,6 +30,8 @@ export async function render(root, params, ctx) {
       row(t('log.contact_type'), vname('contact_type', c.contact_type)),
       row(t('log.urgency'), vname('urgency', c.urgency)),
       row(t('contacts.counsellor'), c.counsellor),
+      row(t('cases.case'), c.case_id ? h('a', {href: '#/cases/' + encodeURIComponent(c.case_id), id: 'contact-case'},
+        c.case_id.slice(0, 8)) : null),
       row(t('log.child_age'), child.age),
       row(t('log.child_gender'), vname('gender', child.gender)),
       row(t('log.child_region'), vname('region', child.region)),
@@ -56,7 +58,7 @@ export async function render(root, params, ctx) {
     h('div', {class: 'actions'},
       canEdit ? h('button', {type: 'button', id: 'contact-edit', class: 'primary', onclick: edit}, t('common.edit')) : null,
       caller.phone ? h('a', {href: '#/contacts?caller_of=' + encodeURIComponent(c.id), id: 'contact-same-caller'}, t('contact.same_caller')) : null),
-    canEdit ? linkOffer(c.id, ctx) : null);
+    canEdit && !c.case_id ? linkOffer(c.id, ctx) : null);
 
   async function patch(body) {
     try {
