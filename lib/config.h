@@ -48,8 +48,8 @@ typedef struct hl_config {
     int header_timeout_seconds;
     /* seconds a checked token is trusted without asking the database again, 1..30 (default 30) */
     int token_cache_seconds;
-    int session_idle;  /* seconds a web session lives unused, 1m..24h (default 30m; not used yet) */
-    int session_max;   /* seconds a web session lives at most, 1m..30d (default 12h; not used yet) */
+    int session_idle;  /* seconds a web session lives unused, 1m..24h (default 30m; access/sessions.h) */
+    int session_max;   /* seconds a web session lives at most, 1m..30d (default 12h) */
     char *source_path; /* -c FILE as given to hl_config_load (NULL: the default file); SIGHUP reuses it */
 } hl_config_t;
 

@@ -33,13 +33,16 @@ _Static_assert(crypto_sign_SEEDBYTES == HL_CRYPTO_KEY_BYTES, "Ed25519 seed size"
 _Static_assert(crypto_sign_PUBLICKEYBYTES == HL_CRYPTO_SIGN_PK_BYTES, "Ed25519 public key size");
 _Static_assert(crypto_sign_BYTES == HL_CRYPTO_SIGN_BYTES, "Ed25519 signature size");
 _Static_assert(crypto_generichash_KEYBYTES == HL_CRYPTO_KEY_BYTES, "BLAKE2b key size");
+_Static_assert(crypto_pwhash_STRBYTES == HL_CRYPTO_PASSWORD_HASH_MAX, "Argon2 string size");
+_Static_assert(crypto_shorthash_KEYBYTES == HL_CRYPTO_SHORTHASH_KEY_BYTES, "SipHash key size");
 
 /* crypto_kdf contexts: one per purpose, exactly 8 bytes each (docs/keys.md). */
-static const char CTX_FIELD[] = "FIELDENC";  /* subkey id = key id, from that id's root key */
-static const char CTX_BIDX[] = "BLINDIX1";   /* subkey id 1 (caller phone), from the master key */
-static const char CTX_TOKEN[] = "TOKHASH1";  /* subkey id 1, from the master key */
-static const char CTX_SIGN[] = "RPTSIGN1";   /* subkey id = helpline id, from the master key */
-static const char CTX_CURSOR[] = "CURSORM1"; /* subkey id 1, from the master key */
+static const char CTX_FIELD[] = "FIELDENC";   /* subkey id = key id, from that id's root key */
+static const char CTX_BIDX[] = "BLINDIX1";    /* subkey id 1 (caller phone), from the master key */
+static const char CTX_TOKEN[] = "TOKHASH1";   /* subkey id 1, from the master key */
+static const char CTX_SIGN[] = "RPTSIGN1";    /* subkey id = helpline id, from the master key */
+static const char CTX_CURSOR[] = "CURSORM1";  /* subkey id 1, from the master key */
+static const char CTX_SESSION[] = "SESSION1"; /* 1: session token hash, 2: CSRF MAC; from the master key */
 
 /* Format tag, first piece of every envelope's associated data. */
 static const char AD_FORMAT[] = "helpline-field-v1";
@@ -1041,22 +1044,29 @@ int hl_crypto_source_id(hl_crypto_keyring_t *kr, uint64_t helpline_id, const cha
 
 /* ---- list cursors ------------------------------------------------------------------------ */
 
-int hl_crypto_cursor_mac(hl_crypto_keyring_t *kr, const uint8_t *msg, size_t len,
-                         uint8_t out[HL_CRYPTO_CURSOR_MAC_BYTES])
+/* BLAKE2b of MSG into OUT (OUTLEN bytes) keyed with subkey SUBKEY_ID of CTX from the master key.
+ * The key is derived per call rather than kept in the keyring: a few BLAKE2b blocks. */
+static int master_keyed_hash(hl_crypto_keyring_t *kr, const char *ctx, uint64_t subkey_id, const uint8_t *msg,
+                             size_t len, uint8_t *out, size_t outlen)
 {
     uint8_t key[HL_CRYPTO_KEY_BYTES];
     int rc;
 
-    if (kr == NULL || (msg == NULL && len > 0) || out == NULL)
-        return HL_EINVAL;
-    /* Derived per call rather than kept in the keyring: a few BLAKE2b blocks per cursor. */
     sec_acquire(&kr->sec);
-    rc = derive(key, 1, CTX_CURSOR, kr->sec.p + KR_MASTER);
+    rc = derive(key, subkey_id, ctx, kr->sec.p + KR_MASTER);
     sec_release(&kr->sec);
-    if (rc == HL_OK && crypto_generichash(out, HL_CRYPTO_CURSOR_MAC_BYTES, msg, len, key, sizeof(key)) != 0)
+    if (rc == HL_OK && crypto_generichash(out, outlen, msg, len, key, sizeof(key)) != 0)
         rc = HL_ECRYPTO;
     sodium_memzero(key, sizeof(key));
     return rc;
+}
+
+int hl_crypto_cursor_mac(hl_crypto_keyring_t *kr, const uint8_t *msg, size_t len,
+                         uint8_t out[HL_CRYPTO_CURSOR_MAC_BYTES])
+{
+    if (kr == NULL || (msg == NULL && len > 0) || out == NULL)
+        return HL_EINVAL;
+    return master_keyed_hash(kr, CTX_CURSOR, 1, msg, len, out, HL_CRYPTO_CURSOR_MAC_BYTES);
 }
 
 /* ---- report signing ---------------------------------------------------------------------- */
@@ -1218,9 +1228,15 @@ int hl_crypto_token_hash(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYP
     return rc == 0 ? HL_OK : HL_ECRYPTO;
 }
 
-int hl_crypto_token_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_LEN + 1],
-                        uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
-                        uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES])
+typedef int (*verifier_hash_fn)(hl_crypto_keyring_t *kr,
+                                const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                                uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES]);
+
+/* A new split token whose verifier is hashed with HASH_FN (access tokens, sessions). */
+static int split_token_new(hl_crypto_keyring_t *kr, verifier_hash_fn hash_fn,
+                           char text[HL_CRYPTO_TOKEN_TEXT_LEN + 1],
+                           uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                           uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES])
 {
     uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES];
     uint8_t sel[HL_CRYPTO_TOKEN_SELECTOR_BYTES];
@@ -1230,7 +1246,7 @@ int hl_crypto_token_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_
         return HL_EINVAL;
     randombytes_buf(sel, sizeof(sel));
     randombytes_buf(verifier, sizeof(verifier));
-    rc = hl_crypto_token_hash(kr, verifier, hash);
+    rc = hash_fn(kr, verifier, hash);
     if (rc != HL_OK)
         goto out;
     sodium_bin2base64(text, TOKEN_SELECTOR_B64_LEN + 1, sel, sizeof(sel),
@@ -1242,6 +1258,13 @@ int hl_crypto_token_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_
 out:
     sodium_memzero(verifier, sizeof(verifier));
     return rc;
+}
+
+int hl_crypto_token_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_LEN + 1],
+                        uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                        uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES])
+{
+    return split_token_new(kr, hl_crypto_token_hash, text, selector, hash);
 }
 
 int hl_crypto_token_parse(const char *text, uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
@@ -1267,8 +1290,10 @@ int hl_crypto_token_parse(const char *text, uint8_t selector[HL_CRYPTO_TOKEN_SEL
     return HL_OK;
 }
 
-int hl_crypto_token_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
-                           const uint8_t *stored, size_t stored_len)
+/* Hashes VERIFIER with HASH_FN and compares with STORED (or a dummy) in constant time. */
+static int split_token_verify(hl_crypto_keyring_t *kr, verifier_hash_fn hash_fn,
+                              const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES], const uint8_t *stored,
+                              size_t stored_len)
 {
     static const uint8_t dummy[HL_CRYPTO_TOKEN_HASH_BYTES];
     uint8_t h[HL_CRYPTO_TOKEN_HASH_BYTES];
@@ -1277,7 +1302,7 @@ int hl_crypto_token_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CR
 
     if (kr == NULL || verifier == NULL)
         return HL_EINVAL;
-    rc = hl_crypto_token_hash(kr, verifier, h);
+    rc = hash_fn(kr, verifier, h);
     if (rc != HL_OK)
         return rc;
     /* Compare in constant time, also against a dummy when there is nothing to compare with. */
@@ -1288,4 +1313,175 @@ int hl_crypto_token_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CR
     }
     sodium_memzero(h, sizeof(h));
     return HL_OK;
+}
+
+int hl_crypto_token_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                           const uint8_t *stored, size_t stored_len)
+{
+    return split_token_verify(kr, hl_crypto_token_hash, verifier, stored, stored_len);
+}
+
+/* ---- web passwords -------------------------------------------------------------------------- */
+
+#define PW_OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define PW_MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+/* An Argon2id string of a random password nobody kept, made with PW_OPSLIMIT and PW_MEMLIMIT (a unit
+ * test checks they match): checking against it costs what checking a real password costs. */
+static const char DUMMY_PASSWORD_HASH[] =
+    "$argon2id$v=19$m=65536,t=2,p=1$dlipIT76rA1ssQ1dkDyXFQ$9fipgGqZsOn9O/hOyqfbjbXykQXLP+PtZl9iWhFQAWA";
+
+bool hl_crypto_password_acceptable(const char *pw, size_t len)
+{
+    size_t chars = 0;
+
+    if (pw == NULL || len > HL_CRYPTO_PASSWORD_MAX_BYTES || memchr(pw, '\0', len) != NULL)
+        return false;
+    /* Code points: every byte but UTF-8 continuation bytes (10xxxxxx). */
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)pw[i] & 0xc0) != 0x80;
+    return chars >= HL_CRYPTO_PASSWORD_MIN_CHARS;
+}
+
+int hl_crypto_password_hash(const char *pw, size_t len, char out[HL_CRYPTO_PASSWORD_HASH_MAX])
+{
+    char buf[HL_CRYPTO_PASSWORD_HASH_MAX];
+
+    if (pw == NULL || out == NULL || len > HL_CRYPTO_PASSWORD_MAX_BYTES)
+        return HL_EINVAL;
+    if (!ready())
+        return HL_ECRYPTO;
+    /* libsodium fails only when it cannot map the memory. */
+    if (crypto_pwhash_str_alg(buf, pw, len, PW_OPSLIMIT, PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return HL_ENOMEM;
+    memcpy(out, buf, sizeof(buf));
+    return HL_OK;
+}
+
+int hl_crypto_password_verify(const char *stored, const char *pw, size_t len)
+{
+    /* libsodium takes a whole crypto_pwhash_STRBYTES array: a NUL-padded copy. */
+    char str[HL_CRYPTO_PASSWORD_HASH_MAX] = {0};
+    bool usable = stored != NULL && stored[0] != '\0' && strnlen(stored, sizeof(str)) < sizeof(str);
+
+    _Static_assert(sizeof(DUMMY_PASSWORD_HASH) < sizeof(str), "dummy hash length");
+    memcpy(str, usable ? stored : DUMMY_PASSWORD_HASH, strlen(usable ? stored : DUMMY_PASSWORD_HASH));
+    if (pw == NULL || len > HL_CRYPTO_PASSWORD_MAX_BYTES || !ready()) {
+        count_failure(HL_CRYPTO_FAIL_PASSWORD);
+        return HL_ECRYPTO;
+    }
+    if (crypto_pwhash_str_verify(str, pw, len) != 0 || !usable) {
+        count_failure(HL_CRYPTO_FAIL_PASSWORD);
+        return HL_ECRYPTO;
+    }
+    return HL_OK;
+}
+
+bool hl_crypto_password_current(const char *stored)
+{
+    char str[HL_CRYPTO_PASSWORD_HASH_MAX] = {0};
+
+    if (stored == NULL || strnlen(stored, sizeof(str)) >= sizeof(str) || !ready())
+        return false;
+    memcpy(str, stored, strlen(stored));
+    return crypto_pwhash_str_needs_rehash(str, PW_OPSLIMIT, PW_MEMLIMIT) == 0;
+}
+
+const char *hl_crypto_password_dummy(void)
+{
+    return DUMMY_PASSWORD_HASH;
+}
+
+/* ---- web sessions ----------------------------------------------------------------------------- */
+
+#define SESSION_SUBKEY_HASH 1
+#define SESSION_SUBKEY_CSRF 2
+#define CSRF_MAC_BYTES      16
+_Static_assert((CSRF_MAC_BYTES * 4 + 2) / 3 == HL_CRYPTO_CSRF_LEN, "CSRF token length");
+
+int hl_crypto_session_hash(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                           uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES])
+{
+    if (kr == NULL || verifier == NULL || hash == NULL)
+        return HL_EINVAL;
+    return master_keyed_hash(kr, CTX_SESSION, SESSION_SUBKEY_HASH, verifier, HL_CRYPTO_TOKEN_VERIFIER_BYTES,
+                             hash, HL_CRYPTO_TOKEN_HASH_BYTES);
+}
+
+int hl_crypto_session_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_LEN + 1],
+                          uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                          uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES])
+{
+    return split_token_new(kr, hl_crypto_session_hash, text, selector, hash);
+}
+
+int hl_crypto_session_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                             const uint8_t *stored, size_t stored_len)
+{
+    return split_token_verify(kr, hl_crypto_session_hash, verifier, stored, stored_len);
+}
+
+static int csrf_mac(hl_crypto_keyring_t *kr, const uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                    uint8_t mac[CSRF_MAC_BYTES])
+{
+    return master_keyed_hash(kr, CTX_SESSION, SESSION_SUBKEY_CSRF, selector, HL_CRYPTO_TOKEN_SELECTOR_BYTES,
+                             mac, CSRF_MAC_BYTES);
+}
+
+int hl_crypto_session_csrf(hl_crypto_keyring_t *kr, const uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                           char out[HL_CRYPTO_CSRF_LEN + 1])
+{
+    uint8_t mac[CSRF_MAC_BYTES];
+    int rc;
+
+    if (kr == NULL || selector == NULL || out == NULL)
+        return HL_EINVAL;
+    rc = csrf_mac(kr, selector, mac);
+    if (rc == HL_OK)
+        sodium_bin2base64(out, HL_CRYPTO_CSRF_LEN + 1, mac, sizeof(mac),
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(mac, sizeof(mac));
+    return rc;
+}
+
+int hl_crypto_session_csrf_check(hl_crypto_keyring_t *kr,
+                                 const uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES], const char *given)
+{
+    char want[HL_CRYPTO_CSRF_LEN + 1];
+    int rc;
+
+    if (kr == NULL || selector == NULL)
+        return HL_EINVAL;
+    rc = hl_crypto_session_csrf(kr, selector, want);
+    if (rc != HL_OK)
+        return rc;
+    /* Fixed length first (a length tells nothing: every token has this one), then constant time. */
+    if (given == NULL || strnlen(given, HL_CRYPTO_CSRF_LEN + 1) != HL_CRYPTO_CSRF_LEN ||
+        sodium_memcmp(want, given, HL_CRYPTO_CSRF_LEN) != 0) {
+        count_failure(HL_CRYPTO_FAIL_TOKEN);
+        rc = HL_ECRYPTO;
+    }
+    sodium_memzero(want, sizeof(want));
+    return rc;
+}
+
+/* ---- small things --------------------------------------------------------------------------- */
+
+int hl_crypto_random(void *buf, size_t len)
+{
+    if (buf == NULL || !ready())
+        return HL_ECRYPTO;
+    randombytes_buf(buf, len);
+    return HL_OK;
+}
+
+uint64_t hl_crypto_shorthash(const uint8_t key[HL_CRYPTO_SHORTHASH_KEY_BYTES], const void *msg, size_t len)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    uint64_t v = 0;
+
+    crypto_shorthash(h, msg, len, key);
+    for (size_t i = 0; i < sizeof(h); i++)
+        v = v << 8 | h[i];
+    return v;
 }

@@ -61,8 +61,9 @@ int hl_crypto_disable_core_dumps(void) HL_MUSTCHECK;
 typedef enum {
     HL_CRYPTO_FAIL_OPEN = 0, /* a sealed field did not open */
     HL_CRYPTO_FAIL_SIGNATURE = 1,
-    HL_CRYPTO_FAIL_TOKEN = 2,
-    HL_CRYPTO_FAIL_KINDS = 3
+    HL_CRYPTO_FAIL_TOKEN = 2,    /* access and session tokens, CSRF tokens */
+    HL_CRYPTO_FAIL_PASSWORD = 3, /* web passwords */
+    HL_CRYPTO_FAIL_KINDS = 4
 } hl_crypto_failure_t;
 
 /* Failed opens/verifies since start: one kind, or all of them with HL_CRYPTO_FAIL_KINDS. */
@@ -254,5 +255,66 @@ int hl_crypto_token_hash(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYP
  * STORED NULL (unknown selector) still does the work and fails, so timing tells nothing. */
 int hl_crypto_token_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
                            const uint8_t *stored, size_t stored_len) HL_MUSTCHECK;
+
+/* ---- web passwords -------------------------------------------------------------------------- */
+
+/*
+ * Argon2id strings (crypto_pwhash_str) with libsodium's INTERACTIVE limits: 2 passes over 64 MiB,
+ * about 0.2 s of one core per hash or check here (docs/keys.md section 10). A password is 12
+ * characters (code points) or more and at most HL_CRYPTO_PASSWORD_MAX_BYTES bytes.
+ */
+#define HL_CRYPTO_PASSWORD_MIN_CHARS 12
+#define HL_CRYPTO_PASSWORD_MAX_BYTES 1024
+#define HL_CRYPTO_PASSWORD_HASH_MAX  128 /* crypto_pwhash_STRBYTES, the NUL included */
+
+/* Is PW (LEN bytes, no NUL) a password that may be set? */
+bool hl_crypto_password_acceptable(const char *pw, size_t len);
+
+/* The Argon2id string of PW into OUT; HL_ENOMEM when the 64 MiB cannot be had. */
+int hl_crypto_password_hash(const char *pw, size_t len, char out[HL_CRYPTO_PASSWORD_HASH_MAX]) HL_MUSTCHECK;
+
+/* Checks PW against STORED (an Argon2id string) in Argon2's time: 0 or HL_ECRYPTO (counted). STORED
+ * NULL or "" (no such user, no password) checks against a fixed string of the same cost and fails,
+ * so an unknown user costs the same work as a wrong password. */
+int hl_crypto_password_verify(const char *stored, const char *pw, size_t len) HL_MUSTCHECK;
+
+/* Was STORED made with today's cost? (A login with an older one stores a new string.) */
+bool hl_crypto_password_current(const char *stored);
+
+/* The fixed string unknown users are checked against (tests check it is current). */
+const char *hl_crypto_password_dummy(void);
+
+/* ---- web sessions ----------------------------------------------------------------------------- */
+
+/* A session token has an access token's form (selector "." verifier, parsed with
+ * hl_crypto_token_parse); the sessions table keeps its selector and a keyed BLAKE2b-256 of its
+ * verifier under a key of its own (context SESSION1, subkey 1). */
+int hl_crypto_session_new(hl_crypto_keyring_t *kr, char text[HL_CRYPTO_TOKEN_TEXT_LEN + 1],
+                          uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                          uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES]) HL_MUSTCHECK;
+int hl_crypto_session_hash(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                           uint8_t hash[HL_CRYPTO_TOKEN_HASH_BYTES]) HL_MUSTCHECK;
+/* As hl_crypto_token_verify, with the session key. */
+int hl_crypto_session_verify(hl_crypto_keyring_t *kr, const uint8_t verifier[HL_CRYPTO_TOKEN_VERIFIER_BYTES],
+                             const uint8_t *stored, size_t stored_len) HL_MUSTCHECK;
+
+/* The CSRF token of a session: base64url (no padding) of a BLAKE2b-128 of its selector keyed with
+ * context SESSION1, subkey 2. Nothing stored: it is recomputed from the session cookie. */
+#define HL_CRYPTO_CSRF_LEN 22
+int hl_crypto_session_csrf(hl_crypto_keyring_t *kr, const uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                           char out[HL_CRYPTO_CSRF_LEN + 1]) HL_MUSTCHECK;
+/* 0 when GIVEN is the session's CSRF token (compared in constant time), else HL_ECRYPTO (counted). */
+int hl_crypto_session_csrf_check(hl_crypto_keyring_t *kr,
+                                 const uint8_t selector[HL_CRYPTO_TOKEN_SELECTOR_BYTES],
+                                 const char *given) HL_MUSTCHECK;
+
+/* ---- small things --------------------------------------------------------------------------- */
+
+/* LEN random bytes (randombytes_buf). */
+int hl_crypto_random(void *buf, size_t len) HL_MUSTCHECK;
+
+/* SipHash-2-4 of MSG under KEY (crypto_shorthash): a hash table index an outsider cannot aim at. */
+#define HL_CRYPTO_SHORTHASH_KEY_BYTES 16
+uint64_t hl_crypto_shorthash(const uint8_t key[HL_CRYPTO_SHORTHASH_KEY_BYTES], const void *msg, size_t len);
 
 #endif

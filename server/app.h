@@ -10,6 +10,9 @@
 #include <stdatomic.h>
 
 #include "access/auth.h"
+#include "access/hasher.h"
+#include "access/sessions.h"
+#include "access/throttle.h"
 #include "config.h"
 #include "crypto.h"
 #include "db/dbpool.h"
@@ -33,6 +36,9 @@ typedef struct hl_app {
     hl_dbpool_t *pool;      /* database_url: everything that writes, and reads that must see it */
     hl_dbpool_t *read_pool; /* read_database_url (may lag behind): statistics, reports; else pool */
     hl_auth_t *auth;
+    hl_sessions_t *sessions; /* web sessions */
+    hl_throttle_t *throttle; /* failed logins */
+    hl_hasher_t *hasher;     /* Argon2id work: logins, passwords set */
     hl_http_t *http;
     hl_webfiles_t *web; /* the web application's files and Chart.js (NULL: none) */
     pthread_mutex_t tax_lock;
@@ -77,6 +83,16 @@ void hl_handle_cases_referral(hl_request_t *req, void *app);
 void hl_handle_cases_referral_patch(hl_request_t *req, void *app);
 void hl_handle_cases_link(hl_request_t *req, void *app);
 void hl_handle_cases_unlink(hl_request_t *req, void *app);
+/* handlers_session.c */
+void hl_handle_session_create(hl_request_t *req, void *app);
+void hl_admit_session_get(hl_request_t *req, void *app, hl_principal_t *who);
+void hl_handle_session_get(hl_request_t *req, void *app);
+void hl_handle_session_delete(hl_request_t *req, void *app);
+/* handlers_users.c */
+void hl_handle_users_list(hl_request_t *req, void *app);
+void hl_handle_users_create(hl_request_t *req, void *app);
+void hl_handle_users_password(hl_request_t *req, void *app);
+void hl_handle_users_revoke(hl_request_t *req, void *app);
 void hl_handle_ingest_rocketchat(hl_request_t *req, void *app); /* handlers_ingest.c */
 void hl_admit_ingest_rocketchat(hl_request_t *req, void *app, hl_principal_t *who);
 

@@ -21,7 +21,8 @@ static const hl_admin_command_t commands[] = {
      "helplined keys reencrypt [--batch N] re-seal every field still under an older key id"},
     {"user", hl_admin_user,
      "helplined user add NAME --role ROLE --helpline CODE    prints the new token once, on stdout\n"
-     "helplined user revoke NAME [--helpline CODE]"},
+     "helplined user revoke NAME [--helpline CODE]\n"
+     "helplined user passwd NAME [--helpline CODE]   sets a web password, read from stdin"},
     {"ingest-secret", hl_admin_ingest_secret,
      "helplined ingest-secret set --helpline CODE --system rocketchat   prints the webhook secret once\n"
      "helplined ingest-secret remove --helpline CODE --system rocketchat"},

@@ -33,6 +33,18 @@ const hl_route_t hl_routes[] = {
      "reports_verify", NULL},
     {HL_METHOD_GET, "/v1/helplines", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, false, hl_handle_helplines, "helplines",
      NULL},
+    /* Web sessions (handlers_session.c): logging in takes no credentials; GET answers a caller
+     * without a session itself (its 401 says how many helplines the login form must offer). */
+    {HL_METHOD_POST, "/v1/session", 0, true, hl_handle_session_create, "session_create", NULL},
+    {HL_METHOD_GET, "/v1/session", 0, false, hl_handle_session_get, "session_get", hl_admit_session_get},
+    {HL_METHOD_DELETE, "/v1/session", HL_ROLE_ANY & ~HL_ROLE_FRONTEND, false, hl_handle_session_delete,
+     "session_delete", NULL},
+    /* The users of the admin's own helpline (handlers_users.c). */
+    {HL_METHOD_GET, "/v1/users", HL_ROLE_ADMIN, false, hl_handle_users_list, "users_list", NULL},
+    {HL_METHOD_POST, "/v1/users", HL_ROLE_ADMIN, true, hl_handle_users_create, "users_create", NULL},
+    {HL_METHOD_PUT, "/v1/users/*/password", HL_ROLE_ADMIN, true, hl_handle_users_password, "users_password",
+     NULL},
+    {HL_METHOD_DELETE, "/v1/users/*", HL_ROLE_ADMIN, false, hl_handle_users_revoke, "users_revoke", NULL},
     /* No bearer token: Rocket.Chat's shared secret, checked from the headers before the body. */
     {HL_METHOD_POST, "/v1/ingest/rocketchat", 0, true, hl_handle_ingest_rocketchat, "ingest_rocketchat",
      hl_admit_ingest_rocketchat},

@@ -40,6 +40,14 @@ static int authenticate(void *arg, const char *token, const char *client_ip, hl_
     return hl_auth_check(app->auth, token, client_ip, out);
 }
 
+static int authenticate_session(void *arg, const char *cookie, const char *csrf, bool need_csrf,
+                                hl_principal_t *out)
+{
+    hl_app_t *app = arg;
+
+    return hl_sessions_check(app->sessions, cookie, csrf, need_csrf, out);
+}
+
 /* SIGHUP: the reloadable part of the config (log_level, taxonomy_dir) and the taxonomy. */
 static void reload(hl_app_t *app, const char *config_path)
 {
@@ -97,12 +105,17 @@ static int serve(const hl_config_t *cfg, const char *config_path)
     /* Frontend tokens are kept beside the spool: after a restart during an outage front ends go on
      * posting into it (server/access/auth.h). */
     hl_auth_opts_t aopts = {.state_dir = cfg->spool_dir, .cache_seconds = (unsigned)cfg->token_cache_seconds};
+    hl_sessions_opts_t sopts = {.idle_seconds = (unsigned)cfg->session_idle,
+                                .max_seconds = (unsigned)cfg->session_max};
     if (hl_writer_start(&wopts, &app.writer) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_health_start(&hlopts, &app.health) != HL_OK ||
-        hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2, &app.pool) != HL_OK ||
+        hl_dbpool_new(cfg->database_url, (size_t)cfg->threads + 2 + HL_HASHER_THREADS, &app.pool) != HL_OK ||
         (cfg->read_database_url != NULL &&
          hl_dbpool_new(cfg->read_database_url, (size_t)cfg->threads, &app.read_pool) != HL_OK) ||
-        hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK)
+        hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK ||
+        hl_sessions_new(app.keyring, app.pool, &sopts, &app.sessions) != HL_OK ||
+        hl_throttle_new(&app.throttle) != HL_OK ||
+        hl_hasher_start(HL_HASHER_THREADS, HL_HASHER_QUEUE, &app.hasher) != HL_OK)
         goto out;
     /* Only routes that read, and may read a little in the past, take app.read_pool (docs/scale-out.md). */
     if (app.read_pool == NULL)
@@ -120,6 +133,7 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         .routes = hl_routes,
         .n_routes = hl_n_routes,
         .authenticate = authenticate,
+        .authenticate_session = authenticate_session,
         .app = &app,
     };
     if (hl_http_start(&hopts, &app.http) != HL_OK)
@@ -143,10 +157,13 @@ out:
     if (app.writer != NULL)
         hl_writer_stop(app.writer);
     hl_merger_stop(app.merger);
+    hl_hasher_stop(app.hasher); /* answers the logins it holds while HTTP can still send them */
     hl_http_stop(app.http);
     hl_webfiles_free(app.web);
     hl_health_stop(app.health);
     hl_auth_free(app.auth);
+    hl_throttle_free(app.throttle);
+    hl_sessions_free(app.sessions);
     if (app.read_pool != app.pool)
         hl_dbpool_free(app.read_pool);
     hl_dbpool_free(app.pool);

@@ -15,6 +15,13 @@
 #define HL_AUDIT_UPDATE         "update"
 #define HL_AUDIT_LOGIN_FAILURES "login_failure_burst"
 #define HL_AUDIT_UNLINK         "unlink" /* a contact taken out of a case */
+/* Web sessions and the users admin API (docs/http-api.md "Sessions", "Users"). */
+#define HL_AUDIT_LOGIN           "login"
+#define HL_AUDIT_LOGOUT          "logout"
+#define HL_AUDIT_LOGIN_THROTTLED "login_throttled" /* a login name or an address first slowed down */
+#define HL_AUDIT_USER_ADD        "user_add"        /* detail: the new user's id and role */
+#define HL_AUDIT_USER_REVOKE     "user_revoke"     /* detail: the user's id */
+#define HL_AUDIT_PASSWORD_SET    "password_set"    /* detail: the user's id */
 
 /* Appends one row; CONTACT_ID (text UUID) and DETAIL may be NULL, HELPLINE_ID/USER_ID 0 for none.
  * DETAIL must never hold personal data (counts, ids, an IP address of a machine at most). */

@@ -536,3 +536,20 @@ out:
     sodium_memzero(hash, sizeof(hash));
     return rc;
 }
+
+void hl_auth_forget_user(hl_auth_t *auth, int64_t user_id)
+{
+    bool dirty;
+
+    pthread_mutex_lock(&auth->lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (auth->cache[i].used && auth->cache[i].principal.user_id == user_id)
+            sodium_memzero(&auth->cache[i], sizeof(auth->cache[i]));
+    for (size_t i = auth->n_frontends; i-- > 0;)
+        if (auth->frontends[i].principal.user_id == user_id)
+            frontend_remove(auth, i);
+    dirty = auth->dirty;
+    pthread_mutex_unlock(&auth->lock);
+    if (dirty)
+        persist(auth);
+}

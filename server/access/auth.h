@@ -48,4 +48,9 @@ void hl_auth_free(hl_auth_t *auth);
 int hl_auth_check(hl_auth_t *auth, const char *token, const char *client_ip,
                   hl_principal_t *out) HL_MUSTCHECK;
 
+/* Forgets every token of user USER_ID this daemon trusts (cache and frontend list): a user revoked
+ * through this daemon (DELETE /v1/users/{name}) is refused here at once, not token_cache_seconds
+ * later. Other daemons still take up to that long. */
+void hl_auth_forget_user(hl_auth_t *auth, int64_t user_id);
+
 #endif

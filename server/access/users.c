@@ -105,52 +105,155 @@ out:
     return rc;
 }
 
-int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, bool *already)
+/* The one user NAME (in HELPLINE_CODE, or the only helpline that has the name): *ROW gets its
+ * columns id, helpline id, role. HL_ENOTFOUND, HL_ECONFLICT, HL_EDB. */
+static int find_user(PGconn *conn, const char *name, const char *helpline_code, PGresult **row)
 {
-    static const char find[] = "SELECT u.id, u.revoked_at IS NOT NULL FROM users u"
+    static const char find[] = "SELECT u.id, u.helpline_id, u.role FROM users u"
                                " JOIN helplines h ON h.id = u.helpline_id"
                                " WHERE u.name = $1 AND ($2::text IS NULL OR h.code = $2)";
-    static const char revoke[] = "UPDATE users SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL";
+    const char *values[2] = {name, helpline_code};
+    const Oid types[2] = {OID_TEXT, OID_TEXT};
+    PGresult *res = PQexecParams(conn, find, 2, types, values, NULL, NULL, 0);
+    int rc = HL_OK;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_pg("finding a user", res, conn);
+        rc = HL_EDB;
+    } else if (PQntuples(res) == 0) {
+        rc = HL_ENOTFOUND;
+    } else if (PQntuples(res) > 1) {
+        rc = HL_ECONFLICT;
+    }
+    if (rc != HL_OK) {
+        PQclear(res);
+        return rc;
+    }
+    *row = res;
+    return HL_OK;
+}
+
+int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, bool *already,
+                    int64_t *user_id)
+{
+    /* The token (revoked_at), the password and the sessions go together. */
+    static const char revoke[] = "WITH r AS (UPDATE users SET revoked_at = now(), password_hash = NULL"
+                                 "            WHERE id = $1 AND revoked_at IS NULL RETURNING id),"
+                                 "     s AS (DELETE FROM sessions WHERE user_id = $1)"
+                                 " SELECT count(*) FROM r";
     PGresult *res = NULL, *upd = NULL;
-    bool was = false;
+    bool was;
     int rc;
 
     if (conn == NULL || name == NULL)
         return HL_EINVAL;
+    rc = find_user(conn, name, helpline_code, &res);
+    if (rc != HL_OK)
+        return rc;
     {
-        const char *values[2] = {name, helpline_code};
-        const Oid types[2] = {OID_TEXT, OID_TEXT};
-        res = PQexecParams(conn, find, 2, types, values, NULL, NULL, 0);
+        const char *values[1] = {PQgetvalue(res, 0, 0)};
+        upd = PQexecParams(conn, revoke, 1, NULL, values, NULL, NULL, 0);
     }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_pg("finding a user", res, conn);
+    if (PQresultStatus(upd) != PGRES_TUPLES_OK || PQntuples(upd) != 1) {
+        log_pg("revoking a user", upd, conn);
         rc = HL_EDB;
         goto out;
     }
-    if (PQntuples(res) == 0) {
-        rc = HL_ENOTFOUND;
-        goto out;
-    }
-    if (PQntuples(res) > 1) {
-        rc = HL_ECONFLICT;
-        goto out;
-    }
-    was = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    if (!was) {
-        const char *values[1] = {PQgetvalue(res, 0, 0)};
-        upd = PQexecParams(conn, revoke, 1, NULL, values, NULL, NULL, 0);
-        if (PQresultStatus(upd) != PGRES_COMMAND_OK) {
-            log_pg("revoking a user", upd, conn);
-            rc = HL_EDB;
-            goto out;
-        }
-        was = strcmp(PQcmdTuples(upd), "0") == 0; /* revoked meanwhile by someone else */
-    }
+    was = strcmp(PQgetvalue(upd, 0, 0), "0") == 0; /* already, or revoked meanwhile by someone else */
     if (already != NULL)
         *already = was;
+    if (user_id != NULL)
+        *user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     rc = HL_OK;
 out:
     PQclear(upd);
+    PQclear(res);
+    return rc;
+}
+
+int hl_users_set_password(PGconn *conn, const char *name, const char *helpline_code, const char *hash,
+                          int64_t keep_session, int64_t *user_id, int64_t *helpline_id)
+{
+    static const char set[] =
+        "WITH p AS (UPDATE users SET password_hash = $2, password_set_at = now()"
+        "            WHERE id = $1 AND revoked_at IS NULL RETURNING id),"
+        "     s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM p) AND id <> $3)"
+        " SELECT count(*) FROM p";
+    char keep[24];
+    PGresult *res = NULL, *upd = NULL;
+    int rc;
+
+    if (conn == NULL || name == NULL || hash == NULL)
+        return HL_EINVAL;
+    rc = find_user(conn, name, helpline_code, &res);
+    if (rc != HL_OK)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 2), "frontend") == 0) {
+        rc = HL_EPERM;
+        goto out;
+    }
+    snprintf(keep, sizeof(keep), "%lld", (long long)keep_session);
+    {
+        const char *values[3] = {PQgetvalue(res, 0, 0), hash, keep};
+        upd = PQexecParams(conn, set, 3, NULL, values, NULL, NULL, 0);
+    }
+    if (PQresultStatus(upd) != PGRES_TUPLES_OK || PQntuples(upd) != 1) {
+        log_pg("setting a password", upd, conn);
+        rc = HL_EDB;
+        goto out;
+    }
+    if (strcmp(PQgetvalue(upd, 0, 0), "1") != 0) {
+        rc = HL_ENOTFOUND; /* revoked */
+        goto out;
+    }
+    if (user_id != NULL)
+        *user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (helpline_id != NULL)
+        *helpline_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    rc = HL_OK;
+out:
+    PQclear(upd);
+    PQclear(res);
+    return rc;
+}
+
+int hl_users_list(PGconn *conn, int64_t helpline_id, hl_user_info_t **out, size_t *n)
+{
+    static const char sql[] =
+        "SELECT name, role, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "       revoked_at IS NOT NULL, password_hash IS NOT NULL"
+        "  FROM users WHERE helpline_id = $1 ORDER BY name";
+    char id[24];
+    const char *values[1] = {id};
+    hl_user_info_t *list = NULL;
+    PGresult *res;
+    int rows, rc = HL_OK;
+
+    if (conn == NULL || out == NULL || n == NULL)
+        return HL_EINVAL;
+    snprintf(id, sizeof(id), "%lld", (long long)helpline_id);
+    res = PQexecParams(conn, sql, 1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_pg("listing users", res, conn);
+        rc = HL_EDB;
+        goto out;
+    }
+    rows = PQntuples(res);
+    list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
+    if (list == NULL) {
+        rc = HL_ENOMEM;
+        goto out;
+    }
+    for (int r = 0; r < rows; r++) {
+        snprintf(list[r].name, sizeof(list[r].name), "%s", PQgetvalue(res, r, 0));
+        snprintf(list[r].role, sizeof(list[r].role), "%s", PQgetvalue(res, r, 1));
+        snprintf(list[r].created_at, sizeof(list[r].created_at), "%s", PQgetvalue(res, r, 2));
+        list[r].revoked = strcmp(PQgetvalue(res, r, 3), "t") == 0;
+        list[r].has_password = strcmp(PQgetvalue(res, r, 4), "t") == 0;
+    }
+    *out = list;
+    *n = (size_t)rows;
+out:
     PQclear(res);
     return rc;
 }

@@ -40,11 +40,35 @@ int hl_users_add(PGconn *conn, hl_crypto_keyring_t *kr, const char *helpline_cod
                  const char *role, char token[HL_CRYPTO_TOKEN_TEXT_LEN + 1], int64_t *user_id) HL_MUSTCHECK;
 
 /*
- * Revokes user NAME (in HELPLINE_CODE, or NULL when the name is in one helpline only).
- * HL_ENOTFOUND no such user, HL_ECONFLICT the name is in several helplines and no code was
- * given, HL_EDB. Revoking twice is fine: *ALREADY (may be NULL) tells.
+ * Revokes user NAME (in HELPLINE_CODE, or NULL when the name is in one helpline only): its token,
+ * its web password and its sessions, in one statement. HL_ENOTFOUND no such user, HL_ECONFLICT
+ * the name is in several helplines and no code was given, HL_EDB. Revoking twice is fine:
+ * *ALREADY (may be NULL) tells. *USER_ID (may be NULL) gets the user's id.
  */
-int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, bool *already) HL_MUSTCHECK;
+int hl_users_revoke(PGconn *conn, const char *name, const char *helpline_code, bool *already,
+                    int64_t *user_id) HL_MUSTCHECK;
+
+/*
+ * Sets the web password of user NAME (HELPLINE_CODE as for revoke) to HASH, an Argon2id string
+ * (hl_crypto_password_hash), and ends the user's sessions but session KEEP_SESSION (0: all), in
+ * one statement. HL_ENOTFOUND no such user or revoked, HL_ECONFLICT several helplines and no
+ * code, HL_EPERM a frontend user (machines have tokens, not passwords), HL_EDB. *USER_ID and
+ * *HELPLINE_ID (may be NULL) get the user's ids.
+ */
+int hl_users_set_password(PGconn *conn, const char *name, const char *helpline_code, const char *hash,
+                          int64_t keep_session, int64_t *user_id, int64_t *helpline_id) HL_MUSTCHECK;
+
+/* One user of a helpline as the admin API lists it: never a hash or a token. */
+typedef struct hl_user_info {
+    char name[HL_USERS_NAME_MAX + 1];
+    char role[16];
+    char created_at[32]; /* RFC 3339, UTC */
+    bool revoked;
+    bool has_password;
+} hl_user_info_t;
+
+/* Every user of helpline HELPLINE_ID by name: *OUT (free()) and *N. HL_EDB, HL_ENOMEM. */
+int hl_users_list(PGconn *conn, int64_t helpline_id, hl_user_info_t **out, size_t *n) HL_MUSTCHECK;
 
 /*
  * Checks a bearer token: the selector finds the row, the verifier's keyed hash is compared

@@ -38,7 +38,7 @@
 #define REAPER_INTERVAL_MS 250
 
 /* Status codes counted one by one in /metrics; the rest fall into "other". */
-static const unsigned counted_status[] = {200, 201, 202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static const unsigned counted_status[] = {200, 201, 202, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503};
 #define N_STATUS (HL_ARRAY_LEN(counted_status) + 1)
 
 /* Latency histogram bucket bounds in microseconds (Prometheus "le" in seconds). */
@@ -104,6 +104,8 @@ struct hl_request {
     const char *extra_header, *extra_value;
     char *reply;
     size_t reply_len;
+    char *set_cookie; /* a Set-Cookie value (it may hold a session token: wiped) */
+    char retry_after[16];
     /* hl_http_reply_static: the body (reply is NULL then) and the headers, neither ours. */
     const char *static_body;
     const char *const *static_headers;
@@ -285,6 +287,41 @@ const hl_principal_t *hl_http_principal(const hl_request_t *req)
 const char *hl_http_client_ip(const hl_request_t *req)
 {
     return req->client_ip;
+}
+
+static bool tls(const hl_http_t *http)
+{
+    return http->opts.tls_cert_file != NULL;
+}
+
+const char *hl_http_session_cookie(const hl_request_t *req)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND,
+                                       tls(req->http) ? "__Host-" HL_HTTP_SESSION_COOKIE
+                                                      : HL_HTTP_SESSION_COOKIE);
+}
+
+int hl_http_set_session_cookie(hl_request_t *req, const char *value, unsigned max_age)
+{
+    char *c = NULL;
+    int n;
+
+    /* __Host-: the browser takes it only with Secure and Path=/ and no Domain, from this host. */
+    n = asprintf(&c, "%s%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s",
+                 tls(req->http) ? "__Host-" : "", HL_HTTP_SESSION_COOKIE, value != NULL ? value : "",
+                 value != NULL ? max_age : 0, tls(req->http) ? "; Secure" : "");
+    if (n < 0)
+        return HL_ENOMEM;
+    wipe_free(req->set_cookie);
+    req->set_cookie = c;
+    return HL_OK;
+}
+
+void hl_http_retry_after(hl_request_t *req, unsigned seconds)
+{
+    snprintf(req->retry_after, sizeof(req->retry_after), "%u", seconds);
+    req->extra_header = "Retry-After";
+    req->extra_value = req->retry_after;
 }
 
 /* ---- metrics ----------------------------------------------------------------------------- */
@@ -530,11 +567,35 @@ static bool has_body(const hl_request_t *req, unsigned long long *declared)
     return *declared > 0 || hl_http_header(req, "Transfer-Encoding") != NULL;
 }
 
+/* The bearer token, else the session cookie (hl_http_authenticate). */
+static int authenticate(hl_http_t *http, hl_request_t *req, hl_principal_t *who)
+{
+    const char *auth = hl_http_header(req, "Authorization");
+    const char *cookie = hl_http_session_cookie(req);
+    const char *token;
+
+    /* A bearer token wins: a browser never adds one by itself, so such a request is not a forgery
+     * riding on the cookie, and it needs no CSRF token. */
+    if (auth == NULL && cookie != NULL && http->opts.authenticate_session != NULL)
+        return http->opts.authenticate_session(http->opts.app, cookie, hl_http_header(req, "X-CSRF-Token"),
+                                               req->method != HL_METHOD_GET, who);
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+        return HL_EINVAL;
+    token = auth + 7;
+    while (*token == ' ')
+        token++;
+    return http->opts.authenticate(http->opts.app, token, req->client_ip, who);
+}
+
+int hl_http_authenticate(hl_request_t *req, hl_principal_t *who)
+{
+    return authenticate(req->http, req, who);
+}
+
 /* Authentication and the checks that need no body; may set the reply. */
 static void admit(hl_http_t *http, hl_request_t *req)
 {
     char allow[64];
-    const char *auth, *token;
     int rc;
 
     req->route = route_find(http, req, allow, sizeof(allow));
@@ -549,17 +610,21 @@ static void admit(hl_http_t *http, hl_request_t *req)
         return;
     }
     if (req->route->roles != 0) {
-        auth = hl_http_header(req, "Authorization");
-        if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        rc = authenticate(http, req, &req->principal);
+        if (rc == HL_EINVAL) {
             hl_http_reply_error(req, 401, "unauthenticated", "missing or malformed bearer token", NULL);
             return;
         }
-        token = auth + 7;
-        while (*token == ' ')
-            token++;
-        rc = http->opts.authenticate(http->opts.app, token, req->client_ip, &req->principal);
         if (rc == HL_ENOTFOUND) {
-            hl_http_reply_error(req, 401, "unauthenticated", "unknown, revoked or malformed token", NULL);
+            hl_http_reply_error(req, 401, "unauthenticated",
+                                hl_http_header(req, "Authorization") != NULL
+                                    ? "unknown, revoked or malformed token"
+                                    : "no session, or it has ended",
+                                NULL);
+            return;
+        }
+        if (rc == HL_EPERM) {
+            hl_http_reply_error(req, 403, "csrf", "X-CSRF-Token missing or wrong for this session", NULL);
             return;
         }
         if (rc != HL_OK) {
@@ -840,6 +905,8 @@ static enum MHD_Result queue_reply(hl_request_t *req)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (req->extra_header != NULL)
         MHD_add_response_header(resp, req->extra_header, req->extra_value);
+    if (req->set_cookie != NULL)
+        MHD_add_response_header(resp, "Set-Cookie", req->set_cookie);
     ret = MHD_queue_response(req->conn, req->status, resp);
     MHD_destroy_response(resp);
     account(req->http, req);
@@ -888,6 +955,7 @@ static void request_free(hl_request_t *req)
     if (req->extra_header != NULL && strcmp(req->extra_header, "Allow") == 0)
         free((char *)(uintptr_t)req->extra_value);
     wipe_free(req->reply);
+    wipe_free(req->set_cookie);
     free(req->path);
     free(req);
 }

@@ -38,7 +38,8 @@ typedef struct hl_principal {
     hl_role_t role;
     int64_t helpline_id;
     char helpline_code[33];
-    char network[33]; /* "" when the helpline is in no network */
+    char network[33];   /* "" when the helpline is in no network */
+    int64_t session_id; /* the web session the request came with; 0: a bearer token */
 } hl_principal_t;
 
 const char *hl_role_name(hl_role_t role);
@@ -81,6 +82,16 @@ typedef struct hl_route {
  * or another error (database unavailable: 503). */
 typedef int (*hl_auth_fn)(void *app, const char *token, const char *client_ip, hl_principal_t *out);
 
+/* Maps a session cookie's value to a principal. CSRF: the request's X-CSRF-Token (NULL when
+ * absent), to be checked when NEED_CSRF (every method but GET and HEAD). 0; HL_ENOTFOUND (no such
+ * session, or it has ended: 401); HL_EPERM (a valid session, but the CSRF token is missing or
+ * wrong: 403 csrf); another error (503). */
+typedef int (*hl_session_fn)(void *app, const char *cookie, const char *csrf, bool need_csrf,
+                             hl_principal_t *out);
+
+/* The session cookie's name; under TLS "__Host-" HL_HTTP_SESSION_COOKIE, and only that one is read. */
+#define HL_HTTP_SESSION_COOKIE "hl_session"
+
 typedef struct hl_http_opts {
     const char *host;
     int port;
@@ -98,6 +109,9 @@ typedef struct hl_http_opts {
     const hl_route_t *routes;
     size_t n_routes;
     hl_auth_fn authenticate;
+    /* Routes with roles take a session cookie where a request has no Authorization header (a
+     * bearer token, when there is one, wins and the cookie is ignored); NULL: no cookies. */
+    hl_session_fn authenticate_session;
     void *app;
 } hl_http_opts_t;
 
@@ -127,6 +141,21 @@ const char *hl_http_query(const hl_request_t *req, const char *name);
 const char *hl_http_header(const hl_request_t *req, const char *name);
 const hl_principal_t *hl_http_principal(const hl_request_t *req);
 const char *hl_http_client_ip(const hl_request_t *req);
+
+/* The session cookie's value (NULL: none). */
+const char *hl_http_session_cookie(const hl_request_t *req);
+
+/* Authenticates REQ as a route with roles is (the bearer token, else the session cookie): 0 and
+ * *WHO, HL_EINVAL when it carries neither, or what hl_auth_fn or hl_session_fn returned. For ADMIT
+ * functions of routes that answer an unauthenticated request their own way. */
+int hl_http_authenticate(hl_request_t *req, hl_principal_t *who) HL_MUSTCHECK;
+
+/* The reply sets the session cookie to VALUE for MAX_AGE seconds, or (VALUE NULL) removes it:
+ * HttpOnly, SameSite=Strict, Path=/, and Secure under TLS. Call before the reply. */
+int hl_http_set_session_cookie(hl_request_t *req, const char *value, unsigned max_age) HL_MUSTCHECK;
+
+/* The reply's Retry-After, for a status other than 503 (whose replies carry 5); before the reply. */
+void hl_http_retry_after(hl_request_t *req, unsigned seconds);
 
 /* The handler will answer later, from another thread. */
 void hl_http_defer(hl_request_t *req);

@@ -582,6 +582,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     header_value(data, len, "Content-Type", r->content_type, sizeof(r->content_type));
     header_value(data, len, "Allow", r->allow, sizeof(r->allow));
     header_value(data, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    header_value(data, len, "Set-Cookie", r->set_cookie, sizeof(r->set_cookie));
     return len;
 }
 
@@ -630,6 +631,8 @@ void hl_testd_do(const hl_testd_t *d, const hl_testd_req_t *req, hl_testd_resp_t
         snprintf(line, sizeof(line), "Authorization: Bearer %s", req->token);
         headers = curl_slist_append(headers, line);
     }
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++)
+        headers = curl_slist_append(headers, req->headers[i]);
     if (req->content_type != NULL) {
         snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
         headers = curl_slist_append(headers, line);

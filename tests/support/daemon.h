@@ -117,8 +117,9 @@ typedef struct hl_testd_req {
     const char *authorization; /* raw Authorization value (wins over TOKEN) */
     const char *content_type;
     const char *body;
-    size_t body_len; /* 0: strlen(body) */
-    bool chunked;    /* send the body with Transfer-Encoding: chunked (no Content-Length) */
+    size_t body_len;            /* 0: strlen(body) */
+    bool chunked;               /* send the body with Transfer-Encoding: chunked (no Content-Length) */
+    const char *const *headers; /* more header lines ("Cookie: a=b", ...), NULL-ended; NULL: none */
 } hl_testd_req_t;
 
 typedef struct hl_testd_resp {
@@ -128,7 +129,8 @@ typedef struct hl_testd_resp {
     char content_type[128];
     char allow[128];
     char retry_after[32];
-    json_t *json; /* parsed when application/json */
+    char set_cookie[512]; /* the Set-Cookie value ("" when none) */
+    json_t *json;         /* parsed when application/json */
 } hl_testd_resp_t;
 
 void hl_testd_do(const hl_testd_t *d, const hl_testd_req_t *req, hl_testd_resp_t *resp);

@@ -113,7 +113,7 @@ static void block_database(void)
 
 static void revoke_user(const char *name)
 {
-    cr_assert_eq(hl_users_revoke(conn, name, "ke-116", NULL), HL_OK);
+    cr_assert_eq(hl_users_revoke(conn, name, "ke-116", NULL, NULL), HL_OK);
 }
 
 static size_t file_entries(hl_tokenfile_entry_t *first)

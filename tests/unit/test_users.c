@@ -97,12 +97,12 @@ Test(users, revoked_token_fails)
     uint64_t before;
 
     add("ke-116", "amina", "counsellor", token);
-    cr_assert_eq(hl_users_revoke(conn, "amina", NULL, &already), HL_OK);
+    cr_assert_eq(hl_users_revoke(conn, "amina", NULL, &already, NULL), HL_OK);
     cr_assert_not(already);
     before = hl_crypto_failures(HL_CRYPTO_FAIL_TOKEN);
     cr_assert_eq(hl_users_authenticate(conn, kr, token, &u), HL_ECRYPTO);
     cr_assert_eq(hl_crypto_failures(HL_CRYPTO_FAIL_TOKEN), before + 1);
-    cr_assert_eq(hl_users_revoke(conn, "amina", "ke-116", &already), HL_OK);
+    cr_assert_eq(hl_users_revoke(conn, "amina", "ke-116", &already, NULL), HL_OK);
     cr_assert(already);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM users WHERE revoked_at IS NOT NULL"), 1);
 }
@@ -120,7 +120,7 @@ Test(users, frontends_live)
     add("ke-116", "old-gateway", "frontend", tokens[2]);
     add("ke-116", "amina", "counsellor", tokens[3]);
     add("ke-116", "gateway3", "frontend", tokens[4]);
-    cr_assert_eq(hl_users_revoke(conn, "old-gateway", NULL, NULL), HL_OK);
+    cr_assert_eq(hl_users_revoke(conn, "old-gateway", NULL, NULL, NULL), HL_OK);
     for (size_t i = 0; i < 5; i++) {
         cr_assert_eq(hl_crypto_token_parse(tokens[i], sel[i], ver), HL_OK);
         cr_assert_eq(hl_crypto_token_hash(kr, ver, hash[i]), HL_OK);
@@ -236,12 +236,12 @@ Test(users, add_and_revoke_errors)
     cr_assert_eq(hl_users_add(conn, kr, "ke-116", "bar aka", "admin", t2, NULL), HL_EINVAL);
     cr_assert_eq(hl_users_add(conn, kr, "ke-116", "", "admin", t2, NULL), HL_EINVAL);
     cr_assert_eq(hl_pgtest_scalar(conn, "SELECT count(*) FROM users"), 1);
-    cr_assert_eq(hl_users_revoke(conn, "nobody", NULL, &already), HL_ENOTFOUND);
+    cr_assert_eq(hl_users_revoke(conn, "nobody", NULL, &already, NULL), HL_ENOTFOUND);
 
     /* The same name in two helplines: revoke needs the code. */
     add("ug-116", "amina", "network", t2);
-    cr_assert_eq(hl_users_revoke(conn, "amina", NULL, &already), HL_ECONFLICT);
-    cr_assert_eq(hl_users_revoke(conn, "amina", "ug-116", &already), HL_OK);
+    cr_assert_eq(hl_users_revoke(conn, "amina", NULL, &already, NULL), HL_ECONFLICT);
+    cr_assert_eq(hl_users_revoke(conn, "amina", "ug-116", &already, NULL), HL_OK);
     cr_assert_eq(hl_users_authenticate(conn, kr, t2, &u), HL_ECRYPTO);
     cr_assert_eq(hl_users_authenticate(conn, kr, token, &u), HL_OK);
     cr_assert_str_eq(u.helpline_code, "ke-116");
