@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium/utils.h>
-
 #include "app.h"
 #include "access/audit.h"
 #include "casework/case_json.h"
@@ -38,6 +36,7 @@ typedef struct {
     char sub_id[HL_RECORD_UUID_LEN + 1]; /* the second path id ("" when none) */
     hl_case_row_t c;
     hl_case_view_t view;
+    bool audited; /* a GET's: the audit row of the read is written */
 } ctx_t;
 
 /* ---- replies and checks -------------------------------------------------------------------- */
@@ -73,21 +72,6 @@ static void reply_not_found(hl_request_t *req)
     hl_http_reply_error(req, 404, "not_found", "no such case in this helpline", NULL);
 }
 
-/* A reply that holds opened sealed fields: dumped here so the text can be wiped after the copy. */
-static void reply_sealed(hl_request_t *req, unsigned status, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-
-    if (text == NULL) {
-        reply_internal(req, HL_ENOMEM);
-    } else {
-        hl_http_reply_raw(req, status, "application/json", text, strlen(text));
-        sodium_memzero(text, strlen(text));
-        free(text);
-    }
-    hl_contact_json_free(body);
-}
-
 /* Canonical (lower-case) text of the UUID TEXT into OUT; false when TEXT is not one. */
 static bool canonical_id(const char *text, size_t len, char out[HL_RECORD_UUID_LEN + 1])
 {
@@ -119,6 +103,16 @@ static bool is_writer(const hl_principal_t *who, const hl_case_row_t *c)
             (who->user_id == c->created_by || (c->assigned_to > 0 && who->user_id == c->assigned_to)));
 }
 
+/* What is_writer decides, for the statements that decide it in PostgreSQL (a GET's audit row, a
+ * note). */
+static hl_case_caller_t caller_of(const hl_principal_t *who)
+{
+    return (hl_case_caller_t){.helpline_id = who->helpline_id,
+                              .user_id = who->user_id,
+                              .any_case = who->role == HL_ROLE_ADMIN,
+                              .writer_id = who->role == HL_ROLE_COUNSELLOR ? who->user_id : 0};
+}
+
 static hl_case_view_t view_of(const hl_principal_t *who, const hl_case_row_t *c)
 {
     if (is_writer(who, c))
@@ -135,16 +129,12 @@ static void finish(ctx_t *x)
     hl_case_row_clear(&x->c);
 }
 
-/*
- * The common start of a case request: the path's ids (N_IDS 1 or 2; malformed ones are 404),
- * a connection, for a write a transaction with the case row locked, the case (404 when not in
- * the caller's helpline) and what the caller may see of it. false: answered (call finish()).
- */
-static bool begin(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids, bool write, bool with_sealed)
+/* The path's ids (N_IDS 1 or 2; malformed ones are 404) and a connection. false: answered (call
+ * finish()). */
+static bool open_request(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids)
 {
     const char *arg = hl_http_path_arg(req), *slash = strchr(arg, '/');
     size_t first = slash != NULL ? (size_t)(slash - arg) : strlen(arg);
-    int rc;
 
     memset(x, 0, sizeof(*x));
     x->app = app;
@@ -162,11 +152,29 @@ static bool begin(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids, bool wr
         reply_internal(req, HL_EDB);
         return false;
     }
+    return true;
+}
+
+/*
+ * The common start of a case request: open_request(), then for a WRITE a transaction with the
+ * case row locked, for a read the case with its sealed fields and the read's audit row when the
+ * caller writes the case (hl_cases_read), the case (404 when not in the caller's helpline) and
+ * what the caller may see of it. false: answered (call finish()).
+ */
+static bool begin(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids, bool write)
+{
+    hl_case_caller_t caller;
+    int rc;
+
+    if (!open_request(x, app, req, n_ids))
+        return false;
     if (write && hl_db_exec(x->conn, "BEGIN") != HL_OK) {
         reply_internal(req, HL_EDB);
         return false;
     }
-    rc = hl_cases_load(x->conn, x->who->helpline_id, x->case_id, write, with_sealed, &x->c);
+    caller = caller_of(x->who);
+    rc = write ? hl_cases_load(x->conn, x->who->helpline_id, x->case_id, true, false, &x->c)
+               : hl_cases_read(x->conn, &caller, x->case_id, HL_AUDIT_READ_SENSITIVE, &x->c, &x->audited);
     if (rc == HL_ENOTFOUND) {
         reply_not_found(req);
         return false;
@@ -179,13 +187,18 @@ static bool begin(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids, bool wr
     return true;
 }
 
+static void reply_not_writer(hl_request_t *req, const char *field)
+{
+    hl_http_reply_error(req, 403, "forbidden", "only the case's creator, its assignee and admins may do this",
+                        field);
+}
+
 /* Only the case's writers (FIELD: the body field that needs it, or NULL). */
 static bool need_writer(ctx_t *x, const char *field)
 {
     if (x->view == HL_CASE_VIEW_SEALED)
         return true;
-    hl_http_reply_error(x->req, 403, "forbidden",
-                        "only the case's creator, its assignee and admins may do this", field);
+    reply_not_writer(x->req, field);
     return false;
 }
 
@@ -417,31 +430,28 @@ void hl_handle_cases_get(hl_request_t *req, void *arg)
 {
     ctx_t x;
     hl_case_entry_t *entries = NULL;
-    size_t n = 0;
-    json_t *body = NULL, *timeline = NULL;
+    size_t n = 0, len = 0;
+    char *text = NULL;
     int rc;
 
-    if (!begin(&x, arg, req, 1, false, true))
+    if (!begin(&x, arg, req, 1, false))
         goto out;
+    /* No sealed field leaves without its audit row (written with the read). */
+    if (x.view == HL_CASE_VIEW_SEALED && !x.audited) {
+        hl_log(HL_LOG_ERROR, "case %s: a sealed read without its audit row", x.case_id);
+        reply_internal(req, HL_EDB);
+        goto out;
+    }
     if ((rc = hl_cases_timeline(x.conn, x.case_id, &entries, &n)) != HL_OK) {
         reply_internal(req, rc);
         goto out;
     }
-    /* No sealed field leaves without its audit row. */
-    if (x.view == HL_CASE_VIEW_SEALED &&
-        hl_audit_write_case(x.conn, x.who->helpline_id, x.who->user_id, HL_AUDIT_READ_SENSITIVE, x.case_id,
-                            NULL, NULL) != HL_OK) {
-        reply_internal(req, HL_EDB);
-        goto out;
-    }
-    if ((rc = hl_case_json(x.app->keyring, &x.c, x.view, &body)) != HL_OK ||
-        (rc = hl_case_timeline_json(x.app->keyring, x.case_id, entries, n, x.view, &timeline)) != HL_OK) {
-        hl_contact_json_free(body);
+    if ((rc = hl_case_reply_text(x.app->keyring, &x.c, entries, n, x.view, &text, &len)) != HL_OK) {
         reply_internal(req, rc);
         goto out;
     }
-    json_object_set_new(body, "timeline", timeline);
-    reply_sealed(req, 200, body);
+    hl_http_reply_raw(req, 200, "application/json", text, len);
+    hl_crypto_wipe_free(text, len);
 out:
     hl_case_entries_free(entries, n);
     finish(&x);
@@ -547,7 +557,7 @@ void hl_handle_cases_patch(hl_request_t *req, void *arg)
     hl_case_input_t *in = parse_body(req, HL_CASE_BODY_PATCH);
 
     memset(&x, 0, sizeof(x));
-    if (in != NULL && begin(&x, arg, req, 1, true, false))
+    if (in != NULL && begin(&x, arg, req, 1, true))
         patch(&x, in);
     finish(&x);
     hl_case_input_free(in);
@@ -560,24 +570,29 @@ void hl_handle_cases_note(hl_request_t *req, void *arg)
     ctx_t x;
     hl_case_input_t *in = parse_body(req, HL_CASE_BODY_NOTE);
     hl_case_entry_t e;
+    hl_case_caller_t caller;
     int rc;
 
     memset(&x, 0, sizeof(x));
     memset(&e, 0, sizeof(e));
-    if (in == NULL)
-        goto out;
-    if (!begin(&x, arg, req, 1, true, false) || !need_writer(&x, NULL))
+    if (in == NULL || !open_request(&x, arg, req, 1))
         goto out;
     new_id(e.id);
     e.kind = HL_CASE_ENTRY_NOTE;
     e.by = x.who->user_id;
-    if ((rc = hl_cases_seal(x.app->keyring, HL_CASES_ENTRIES, "text", x.case_id, e.id, in->text, &e.text)) !=
-            HL_OK ||
-        (rc = hl_cases_add_entry(x.conn, x.case_id, &e)) != HL_OK) {
+    caller = caller_of(x.who);
+    /* One statement checks the writer, locks and stamps the case and appends the entry
+     * (hl_cases_add_note): no transaction of several round trips held open across them. */
+    if ((rc = hl_cases_seal(x.app->keyring, HL_CASES_ENTRIES, "text", x.case_id, e.id, in->text, &e.text)) ==
+        HL_OK)
+        rc = hl_cases_add_note(x.conn, &caller, x.case_id, &e);
+    if (rc == HL_ENOTFOUND)
+        reply_not_found(req);
+    else if (rc == HL_EPERM)
+        reply_not_writer(req, NULL);
+    else if (rc != HL_OK)
         reply_internal(req, rc);
-        goto out;
-    }
-    if (touch_commit(&x, 0))
+    else
         hl_http_reply_json(req, 201,
                            json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", e.id, "case_id", x.case_id, "kind",
                                      "note", "at", hl_case_time_json(true, e.at), "by", x.who->name));
@@ -612,7 +627,7 @@ void hl_handle_cases_referral(hl_request_t *req, void *arg)
     memset(&e, 0, sizeof(e));
     if (in == NULL)
         goto out;
-    if (!begin(&x, arg, req, 1, true, false) || !need_writer(&x, NULL))
+    if (!begin(&x, arg, req, 1, true) || !need_writer(&x, NULL))
         goto out;
     new_id(r.id);
     r.to = in->to;
@@ -655,7 +670,7 @@ void hl_handle_cases_referral_patch(hl_request_t *req, void *arg)
     memset(&e, 0, sizeof(e));
     if (in == NULL)
         goto out;
-    if (!begin(&x, arg, req, 2, true, false) || !need_writer(&x, NULL))
+    if (!begin(&x, arg, req, 2, true) || !need_writer(&x, NULL))
         goto out;
     rc = hl_cases_lock_referral(x.conn, x.case_id, x.sub_id, &r);
     if (rc == HL_ENOTFOUND) {
@@ -697,7 +712,7 @@ void hl_handle_cases_link(hl_request_t *req, void *arg)
     ctx_t x;
     bool created = false;
 
-    if (begin(&x, arg, req, 2, true, false) && may_link(&x) && link_contact(&x, x.sub_id, NULL, &created)) {
+    if (begin(&x, arg, req, 2, true) && may_link(&x) && link_contact(&x, x.sub_id, NULL, &created)) {
         if (!created) /* already in this case: nothing changes */
             reply_link(&x, 200, "linked");
         else if (touch_commit(&x, 0))
@@ -713,7 +728,7 @@ void hl_handle_cases_unlink(hl_request_t *req, void *arg)
     int rc;
 
     memset(&e, 0, sizeof(e));
-    if (!begin(&x, arg, req, 2, true, false) || !may_link(&x))
+    if (!begin(&x, arg, req, 2, true) || !may_link(&x))
         goto out;
     rc = hl_cases_unlink(x.conn, x.case_id, x.sub_id);
     if (rc == HL_ENOTFOUND) {

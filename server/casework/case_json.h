@@ -20,10 +20,14 @@ typedef enum { HL_CASE_VIEW_METADATA = 0, HL_CASE_VIEW_PLAIN, HL_CASE_VIEW_SEALE
 int hl_case_json(hl_crypto_keyring_t *kr, const hl_case_row_t *c, hl_case_view_t view,
                  json_t **out) HL_MUSTCHECK;
 
-/* The timeline of case CASE_ID as a new array: every entry's id kind at by; in the plain and
- * sealed views the fields of its kind too. Same errors. */
-int hl_case_timeline_json(hl_crypto_keyring_t *kr, const char *case_id, const hl_case_entry_t *e, size_t n,
-                          hl_case_view_t view, json_t **out) HL_MUSTCHECK;
+/* The reply of GET /v1/cases/{id}: the fields of hl_case_json and "timeline", the N entries E
+ * of case C in an array, each with its id kind at by and, in the plain and sealed views, the
+ * fields of its kind. Written as compact JSON text into *OUT (*LEN bytes and a NUL), not built
+ * as jansson objects: a 200-entry timeline is about 126 kB, and jansson took most of the
+ * request's CPU time in helplined. Release it with hl_crypto_wipe_free(*OUT, *LEN). Same
+ * errors, and HL_EIO for text that is not UTF-8. */
+int hl_case_reply_text(hl_crypto_keyring_t *kr, const hl_case_row_t *c, const hl_case_entry_t *e, size_t n,
+                       hl_case_view_t view, char **out, size_t *len) HL_MUSTCHECK;
 
 /* A time in microseconds as an RFC 3339 string (null when !SET). */
 json_t *hl_case_time_json(bool set, int64_t us);

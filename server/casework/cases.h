@@ -1,7 +1,8 @@
 /*
  * The case store (migrations/0007_cases.sql): cases, their timelines, referrals and linked
- * contacts, through PQexecParams with sealed fields as binary bytea. Every write runs inside
- * the caller's transaction; the handlers (handlers_cases.c) make each request one transaction.
+ * contacts, with sealed fields as binary bytea, through hl_dbpool_exec: statements run on their
+ * own (a GET's, a note's) are prepared once per session. Every write but a note runs inside the
+ * caller's transaction; the handlers (handlers_cases.c) make each request one transaction.
  *
  * Sealing: every sealed case field is a lib/crypto envelope whose associated data is
  * (table, column, record id) with the record id "<case id>" for the case's own fields and
@@ -63,6 +64,21 @@ int hl_cases_open(hl_crypto_keyring_t *kr, const char *table, const char *column
 int hl_cases_load(PGconn *conn, int64_t helpline_id, const char *id, bool for_update, bool with_sealed,
                   hl_case_row_t *out) HL_MUSTCHECK;
 
+/* The caller of a case request, and which cases it may write (handlers_cases.c, is_writer): an
+ * admin every case of its helpline, a counsellor those it created or is assigned. */
+typedef struct hl_case_caller {
+    int64_t helpline_id; /* cases of other helplines are not found */
+    int64_t user_id;     /* users.id: the audit row's, the entry's author */
+    bool any_case;       /* writes every case of the helpline (an admin) */
+    int64_t writer_id;   /* writes the cases it created or is assigned (a counsellor's id); 0: none */
+} hl_case_caller_t;
+
+/* Case ID of WHO's helpline with its sealed fields, not locked, and, when WHO writes it, in the
+ * same statement and transaction (committed before the row is returned) the audit row of
+ * AUDIT_ACTION for WHO's read (*AUDITED). HL_ENOTFOUND: no such case in that helpline. */
+int hl_cases_read(PGconn *conn, const hl_case_caller_t *who, const char *id, const char *audit_action,
+                  hl_case_row_t *out, bool *audited) HL_MUSTCHECK;
+
 /* A user of HELPLINE_ID by name (revoked ones too): *ID, *ROLE ("counsellor", ...) and whether
  * it is *REVOKED. HL_ENOTFOUND when there is none. */
 int hl_cases_user(PGconn *conn, int64_t helpline_id, const char *name, int64_t *id, char role[16],
@@ -95,6 +111,7 @@ typedef struct hl_case_entry {
     char id[HL_RECORD_UUID_LEN + 1];
     hl_case_entry_kind_t kind;
     int64_t at;
+    int64_t seq;                         /* read back only: the order of entries of one time */
     int64_t by;                          /* users.id */
     char by_name[HL_CASES_NAME_MAX + 1]; /* read back only */
     hl_sealed_t text;                    /* note */
@@ -113,7 +130,15 @@ typedef struct hl_case_entry {
 /* Appends E (a new id) to case CASE_ID; E->at gets its time. */
 int hl_cases_add_entry(PGconn *conn, const char *case_id, hl_case_entry_t *e) HL_MUSTCHECK;
 
-/* The timeline of CASE_ID ordered by (at, seq): *OUT (free with hl_case_entries_free), *N. */
+/* Appends note E (a new id, its sealed text, its author E->by) to case CASE_ID of WHO's helpline
+ * and stamps the case's updated_at, in one statement of its own (autocommit: call it outside a
+ * transaction), when WHO writes the case; E->at gets its time. HL_EPERM: WHO does not write it;
+ * HL_ENOTFOUND: no such case in that helpline. Nothing is written then. */
+int hl_cases_add_note(PGconn *conn, const hl_case_caller_t *who, const char *case_id,
+                      hl_case_entry_t *e) HL_MUSTCHECK;
+
+/* The timeline of CASE_ID ordered by (at, seq): *OUT (free with hl_case_entries_free), *N.
+ * Outside a transaction it runs as a prepared statement. */
 int hl_cases_timeline(PGconn *conn, const char *case_id, hl_case_entry_t **out, size_t *n) HL_MUSTCHECK;
 void hl_case_entries_free(hl_case_entry_t *e, size_t n);
 

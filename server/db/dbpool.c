@@ -1,7 +1,10 @@
 #include "db/dbpool.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <libpq-events.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +12,16 @@
 #include "db/db.h"
 #include "db/dbwatch.h"
 #include "log.h"
+
+/* The statements prepared in one connection's session (hl_dbpool_exec), libpq instance data of
+ * the connection: freed with it. */
+#define PREPARED_MAX 32
+
+typedef struct prepared {
+    bool unnamed; /* the session does not keep them (a pooler): send every statement unnamed */
+    size_t n;
+    uint64_t hash[PREPARED_MAX]; /* of the text of each statement prepared */
+} prepared_t;
 
 /* A connection in use, with the deadline armed on it (dbwatch.h). */
 typedef struct lent {
@@ -101,6 +114,32 @@ static bool unlend(hl_dbpool_t *pool, PGconn *conn)
     return fired;
 }
 
+static int prepared_event(PGEventId id, void *info, void *arg)
+{
+    (void)arg;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGconn *conn = ((PGEventRegister *)info)->conn;
+        prepared_t *p = calloc(1, sizeof(*p));
+        if (p != NULL && PQsetInstanceData(conn, prepared_event, p))
+            return 1;
+        free(p);
+        return 0;
+    }
+    case PGEVT_CONNRESET: { /* a new session: nothing prepared in it */
+        prepared_t *p = PQinstanceData(((PGEventConnReset *)info)->conn, prepared_event);
+        if (p != NULL)
+            memset(p, 0, sizeof(*p));
+        return 1;
+    }
+    case PGEVT_CONNDESTROY:
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prepared_event));
+        return 1;
+    default:
+        return 1;
+    }
+}
+
 PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
 {
     struct timespec deadline;
@@ -138,6 +177,9 @@ PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms)
         pthread_mutex_unlock(&pool->lock);
         return NULL;
     }
+    /* Without it (out of memory) the connection sends its statements unnamed. */
+    if (!PQregisterEventProc(conn, prepared_event, "hl_dbpool", NULL))
+        hl_log(HL_LOG_WARN, "dbpool: a connection runs without prepared statements");
     lend(pool, conn);
     return conn;
 }
@@ -160,4 +202,62 @@ void hl_dbpool_release(hl_dbpool_t *pool, PGconn *conn)
     pool->idle[pool->n_idle++] = conn;
     pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- prepared statements ------------------------------------------------------------------ */
+
+static bool sqlstate_is(const PGresult *res, const char *state)
+{
+    const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return s != NULL && strcmp(s, state) == 0;
+}
+
+static void go_unnamed(prepared_t *p, const char *why)
+{
+    hl_log(HL_LOG_WARN,
+           "dbpool: %s (a pooler in transaction mode?); this connection sends its statements unnamed from "
+           "now on",
+           why);
+    p->unnamed = true;
+}
+
+PGresult *hl_dbpool_exec(PGconn *conn, const char *sql, int n, const char *const *values, const int *lengths,
+                         const int *formats, int result_format)
+{
+    prepared_t *p = PQinstanceData(conn, prepared_event);
+    uint64_t h = UINT64_C(14695981039346656037);
+    char name[32];
+    size_t i;
+    PGresult *res;
+
+    if (p == NULL || p->unnamed || PQtransactionStatus(conn) != PQTRANS_IDLE)
+        goto unnamed;
+    for (const unsigned char *c = (const unsigned char *)sql; *c != '\0'; c++)
+        h = (h ^ *c) * UINT64_C(1099511628211);
+    snprintf(name, sizeof(name), "hl_%016" PRIx64, h);
+    for (i = 0; i < p->n && p->hash[i] != h; i++)
+        ;
+    if (i == p->n) {
+        if (p->n == PREPARED_MAX)
+            goto unnamed;
+        res = PQprepare(conn, name, sql, n, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            /* Any other error (the statement's own) comes back from the unnamed run. */
+            if (sqlstate_is(res, "42P05"))
+                go_unnamed(p, "a statement of that name was in the session already");
+            PQclear(res);
+            goto unnamed;
+        }
+        PQclear(res);
+        p->hash[p->n++] = h;
+    }
+    res = PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
+    if (PQresultStatus(res) != PGRES_FATAL_ERROR || !sqlstate_is(res, "26000") ||
+        PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return res;
+    go_unnamed(p, "a statement prepared in this session is missing");
+    PQclear(res);
+unnamed:
+    return PQexecParams(conn, sql, n, NULL, values, lengths, formats, result_format);
 }

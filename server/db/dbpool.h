@@ -33,4 +33,23 @@ PGconn *hl_dbpool_acquire(hl_dbpool_t *pool, unsigned wait_ms);
  * back already) is a no-op. */
 void hl_dbpool_release(hl_dbpool_t *pool, PGconn *conn);
 
+/*
+ * PQexecParams(CONN, SQL, N, NULL, VALUES, LENGTHS, FORMATS, RESULT_FORMAT), but with SQL
+ * parsed once per session: on a pool's connection outside a transaction block, SQL is prepared
+ * under the name hl_ and a 64-bit FNV-1a hash of its text at its first use and executed by that
+ * name afterwards (PostgreSQL skips the parse and, once its plan cache settles on a generic
+ * plan, the planning). For statements whose best plan does not depend on their parameters
+ * (look-ups by key), that run on their own (autocommit).
+ *
+ * Behind a pooler in transaction mode (PgBouncer before 1.21) a session is not the server's:
+ * a statement prepared through one server connection is missing on the next (SQLSTATE 26000)
+ * or one of that name is there already, prepared by another client (42P05; the name says it
+ * is the same text). Either tells the connection to send its statements unnamed from then
+ * on, and the statement is run again unnamed: it did nothing, having run alone. Inside a
+ * transaction block a statement is always sent unnamed, since such an error would abort the
+ * caller's transaction. A connection that is not a pool's sends them unnamed too.
+ */
+PGresult *hl_dbpool_exec(PGconn *conn, const char *sql, int n, const char *const *values, const int *lengths,
+                         const int *formats, int result_format);
+
 #endif

@@ -18,11 +18,12 @@
 #      one request at a time, and of POST /v1/cases/{id}/notes at concurrency 16; PASS or MISS
 #      per target.
 #      With each figure, the CPU time helplined and PostgreSQL spent per request (from /proc).
-#   3. BENCH_PGBENCH=1 (the default): pgbench runs the note's transaction (the same statements
-#      as the handler: BEGIN, the case row locked, the entry inserted, updated_at stamped,
-#      COMMIT) at the same concurrency on the same database, each client on its own cases, once
-#      with -M extended (each statement parsed and planned every time, as PQexecParams does) and
-#      once with -M prepared: what PostgreSQL alone takes for a note.
+#   3. BENCH_PGBENCH=1 (the default): pgbench runs the note's statement (the handler's one
+#      statement, hl_cases_add_note: the case row stamped, and so locked, by an UPDATE that
+#      checks the writer, the entry inserted; one transaction) at the same concurrency on the
+#      same database, each client on its own cases, once with -M extended (parsed and planned
+#      every time, as an unnamed statement is) and once with -M prepared (as helplined's pool
+#      runs it): what PostgreSQL alone takes for a note.
 #   4. BENCH_EXPLAIN=1 (the default): one more request of each kind with auto_explain on in the
 #      PostgreSQL server, and the plans (EXPLAIN ANALYZE, BUFFERS) of the statements these
 #      handlers run, read from the server log.
@@ -36,6 +37,11 @@
 #   BENCH_THREADS (8)          helplined `threads` (HTTP workers)
 #   BENCH_PGBENCH (1)          0: no pgbench runs
 #   BENCH_EXPLAIN (1)          0: no plans
+#   BENCH_DATA (none)          a directory that keeps the loaded cluster, the master key and the
+#                              token between runs: the first run loads it, the next ones (same
+#                              BENCH_CONTACTS, BENCH_CASES, BENCH_COUNSELLORS) skip the loading
+#                              and measure at once, e.g. to compare two builds on the same data
+#                              (each run adds its timeline case and notes)
 #   HL_BUILD (build)           where helplined and bench/bench_cases are
 #
 # Exit 1 on an error (set-up, load, a non-2xx answer); a missed target is printed, not an error.
@@ -58,6 +64,7 @@ threads=${BENCH_THREADS:-8}
 run_pgbench=${BENCH_PGBENCH:-1}
 explain=${BENCH_EXPLAIN:-1}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+data_dir=${BENCH_DATA:-}
 me=amina
 
 for f in "$helplined" "$measure" "$pgbin/psql" "$pgbin/pgbench"; do
@@ -70,13 +77,27 @@ done
 
 tmp=$(mktemp -d /tmp/bench-cases.XXXXXX)
 chmod 711 "$tmp" # the PostgreSQL server runs as the postgres user and must reach tmp/pg
+pgdir="$tmp/pg" keyfile="$tmp/master.key" reuse=0
+stamp="contacts=$n_contacts cases=$n_cases counsellors=$n_counsellors me=$me"
+if [[ -n $data_dir ]]; then
+  mkdir -p "$data_dir"
+  data_dir=$(cd "$data_dir" && pwd)
+  chmod 711 "$data_dir"
+  pgdir="$data_dir/pg" keyfile="$data_dir/master.key"
+  if [[ -f $data_dir/loaded && $(cat "$data_dir/loaded") == "$stamp" ]]; then
+    reuse=1
+  else # loaded with other sizes, or never to the end: start afresh
+    "$top/scripts/pg-local" stop "$pgdir" >/dev/null 2>&1 || true
+    rm -rf "$pgdir" "$keyfile" "$data_dir/token" "$data_dir/loaded"
+  fi
+fi
 daemon_pid=""
 cleanup() {
   if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
     kill -TERM "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
-  "$top/scripts/pg-local" stop "$tmp/pg" >/dev/null 2>&1 || true
+  "$top/scripts/pg-local" stop "$pgdir" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -86,8 +107,8 @@ started=$(date +%s)
 echo "bench_cases: $(nproc) cores, load average $(loadavg) at the start"
 
 # ---- PostgreSQL ------------------------------------------------------------------------------
-"$top/scripts/pg-local" start "$tmp/pg"
-url=$("$top/scripts/pg-local" url "$tmp/pg")
+"$top/scripts/pg-local" start "$pgdir"
+url=$("$top/scripts/pg-local" url "$pgdir")
 read -r pghost pgport pgdb pguser <<<"$(sed -E 's/host=([^ ]*) port=([^ ]*) dbname=([^ ]*) user=([^ ]*)/\1 \2 \3 \4/' <<<"$url")"
 export PGHOST=$pghost PGPORT=$pgport PGDATABASE=$pgdb PGUSER=$pguser
 sql() { "$pgbin/psql" -X -Atq -v ON_ERROR_STOP=1 -c "$1"; }
@@ -105,7 +126,7 @@ conf="$tmp/helplined.conf"
 cat >"$conf" <<CONF
 listen = 127.0.0.1:$port
 database_url = $url
-key_file = $tmp/master.key
+key_file = $keyfile
 spool_dir = $tmp/spool
 taxonomy_dir = $top/taxonomy
 migrations_dir = $top/migrations
@@ -114,15 +135,26 @@ log_level = warn
 CONF
 setup_log="$tmp/setup.log"
 admin_cmd() { "$helplined" "$@" -c "$conf" 2>>"$setup_log" || { cat "$setup_log" >&2; exit 1; }; }
-"$helplined" keygen -o "$tmp/master.key" 2>>"$setup_log" || { cat "$setup_log" >&2; exit 1; }
-admin_cmd migrate >/dev/null
-admin_cmd helpline add bench --name "Bench Child Helpline" --country KE >/dev/null
-admin_cmd user add bench-frontend --role frontend --helpline bench >/dev/null
-token=$(admin_cmd user add "$me" --role counsellor --helpline bench)
+if [[ $reuse == 1 ]]; then
+  admin_cmd migrate >/dev/null # a migration added since the load
+  token=$(cat "$data_dir/token")
+else
+  "$helplined" keygen -o "$keyfile" 2>>"$setup_log" || { cat "$setup_log" >&2; exit 1; }
+  admin_cmd migrate >/dev/null
+  admin_cmd helpline add bench --name "Bench Child Helpline" --country KE >/dev/null
+  admin_cmd user add bench-frontend --role frontend --helpline bench >/dev/null
+  token=$(admin_cmd user add "$me" --role counsellor --helpline bench)
+  [[ -z $data_dir ]] || (umask 077 && printf '%s\n' "$token" >"$data_dir/token")
+fi
 hl=$(sql "SELECT id FROM helplines WHERE code = 'bench'")
 frontend=$(sql "SELECT id FROM users WHERE name = 'bench-frontend'")
 
 # ---- the synthetic rows ----------------------------------------------------------------------
+# (not indented: BENCH_DATA's second and later runs skip to the measure)
+load_start=$(date +%s) load_end=$load_start
+if [[ $reuse == 1 ]]; then
+  echo "bench_cases: reusing the cluster loaded in $data_dir ($stamp), load average $(loadavg)"
+else
 # Leaf codes of the taxonomy (counselling ones), as a text[] literal.
 leaves=$(python3 - "$top/taxonomy/categories.json" <<'PY'
 import json, sys
@@ -144,7 +176,6 @@ psql_load() { # psql_load WHAT: the SQL on stdin, timed
 }
 echo "bench_cases: loading $n_contacts contacts and $n_cases cases by SQL (synthetic rows; not measured)," \
   "load average $(loadavg)"
-load_start=$(date +%s)
 
 psql_load "users: $n_counsellors counsellors (rows only, but $me's)" <<'SQL'
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
@@ -272,6 +303,8 @@ echo "bench_cases: loaded in $((load_end - load_start)) s:" \
     WHERE u.name = '$me' AND c.status = 'open') || ' open ones assigned to $me), '
     || (SELECT count(*) FROM case_contacts) || ' links, ' || (SELECT count(*) FROM case_entries) || ' timeline entries;'
     || ' database ' || pg_size_pretty(pg_database_size(current_database()))")"
+[[ -z $data_dir ]] || echo "$stamp" >"$data_dir/loaded"
+fi
 
 # ---- the measure -----------------------------------------------------------------------------
 "$helplined" serve -c "$conf" >"$tmp/helplined.log" 2>&1 &
@@ -284,7 +317,7 @@ done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench_cases: helplined did not answer /healthz" >&2; exit 1; }
 echo "bench_cases: helplined pid $daemon_pid on 127.0.0.1:$port, threads=$threads; load average $(loadavg) before the measure"
 
-postmaster=$(head -1 "$tmp/pg/data/postmaster.pid")
+postmaster=$(head -1 "$pgdir/data/postmaster.pid")
 if ! out=$("$measure" --url "http://127.0.0.1:$port" --token "$token" --requests "$requests" --warmup "$warmup" \
   --seconds "$seconds" --warmup-seconds "$warmup_seconds" --concurrency "$concurrency" \
   --daemon-pid "$daemon_pid" --postmaster-pid "$postmaster"); then
@@ -296,26 +329,20 @@ fi
 load_after=$(loadavg)
 echo "$out"
 
-# ---- pgbench: the note's transaction, PostgreSQL alone ---------------------------------------
+# ---- pgbench: the note's statement, PostgreSQL alone -----------------------------------------
 if [[ $run_pgbench == 1 ]]; then
-  # The statements of POST /v1/cases/{id}/notes (server/casework/cases.c: the case row locked as
-  # hl_cases_load does, the entry, updated_at), on the SQL-made cases: client i writes to cases
-  # i + 1, i + 1 + C, ... (md5('case' || n) is their id), as the measure's connections do.
+  # The statement of POST /v1/cases/{id}/notes (server/casework/cases.c, hl_cases_add_note), on
+  # the SQL-made cases, as an admin's note (every case of the helpline is theirs): client i
+  # writes to cases i + 1, i + 1 + C, ... (md5('case' || n) is their id), as the measure's
+  # connections do.
   cat >"$tmp/note.sql" <<'SQL'
 \set k 1 + :client_id + :clients * random(0, :per_client - 1)
-BEGIN;
-SELECT c.id::text, c.helpline_id, c.created_by, cu.name, c.assigned_to, au.name, c.status, c.priority,
-  (extract(epoch FROM c.follow_up_at) * 1000000)::int8, (extract(epoch FROM c.created_at) * 1000000)::int8,
-  (extract(epoch FROM c.updated_at) * 1000000)::int8, (extract(epoch FROM c.closed_at) * 1000000)::int8,
-  (SELECT count(*) FROM case_contacts cc WHERE cc.case_id = c.id), NULL::bytea, NULL::bytea
-  FROM cases c JOIN users cu ON cu.id = c.created_by LEFT JOIN users au ON au.id = c.assigned_to
-  WHERE c.id = md5('case' || :k)::uuid AND c.helpline_id = :hl FOR UPDATE OF c;
-INSERT INTO case_entries (id, case_id, kind, by_user, text, contact_id, unlinked, referral_id, referral_state,
-  status_from, status_to)
-  VALUES (gen_random_uuid(), md5('case' || :k)::uuid, 'note', :uid, gen_random_bytes(45 + 400), NULL, NULL, NULL,
-  NULL, NULL, NULL) RETURNING (extract(epoch FROM at) * 1000000)::int8;
-UPDATE cases SET updated_at = now() WHERE id = md5('case' || :k)::uuid;
-END;
+WITH c AS (UPDATE cases SET updated_at = now() WHERE id = md5('case' || :k)::uuid AND helpline_id = :hl
+  AND (true OR created_by = :uid OR assigned_to = :uid) RETURNING id),
+e AS (INSERT INTO case_entries (id, case_id, kind, by_user, text)
+  SELECT gen_random_uuid(), c.id, 'note', :uid, gen_random_bytes(45 + 400) FROM c RETURNING at)
+SELECT (SELECT (extract(epoch FROM at) * 1000000)::int8 FROM e),
+  EXISTS (SELECT FROM e) OR EXISTS (SELECT FROM cases WHERE id = md5('case' || :k)::uuid AND helpline_id = :hl);
 SQL
   uid=$(sql "SELECT id FROM users WHERE name = '$me'")
   pgb_summary=""
@@ -328,7 +355,7 @@ SQL
     pcts=$(cat "$tmp"/pgb.* | awk '{ print $3 }' | sort -n | awk '{ a[NR] = $1 }
       END { printf "p50 %.2f ms, p95 %.2f ms, p99 %.2f ms", a[int((NR - 1) * 0.5) + 1] / 1000,
             a[int((NR - 1) * 0.95) + 1] / 1000, a[int((NR - 1) * 0.99) + 1] / 1000 }')
-    pgb_summary+="pgbench -M $mode -c $concurrency, the note's transaction: $(awk '/^tps = / { printf "%.0f", $3 }' <<<"$pgout") tps, $pcts"$'\n'
+    pgb_summary+="pgbench -M $mode -c $concurrency, the note's statement: $(awk '/^tps = / { printf "%.0f", $3 }' <<<"$pgout") tps, $pcts"$'\n'
   done
   echo
   printf '%s' "$pgb_summary"
@@ -339,7 +366,7 @@ if [[ $explain == 1 ]]; then
   case_id=$(sed -nE 's/^set-up: case ([0-9a-f-]{36}) .*/\1/p' <<<"$out")
   note_case=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/cases?status=open&assigned_to=me&limit=2" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][1]["id"])')
-  from=$(($(wc -l <"$tmp/pg/server.log") + 1))
+  from=$(($(wc -l <"$pgdir/server.log") + 1))
   sql "ALTER SYSTEM SET auto_explain.log_min_duration = 0"
   sql "ALTER SYSTEM SET auto_explain.log_analyze = on"
   sql "ALTER SYSTEM SET auto_explain.log_buffers = on"
@@ -356,11 +383,11 @@ if [[ $explain == 1 ]]; then
   echo
   echo "== plans (auto_explain, EXPLAIN ANALYZE with BUFFERS) of the statements of one request each =="
   # A plan is a "duration: ... plan:" line and the tab-indented lines after it.
-  tail -n +"$from" "$tmp/pg/server.log" | awk '
+  tail -n +"$from" "$pgdir/server.log" | awk '
     function flush() {
       if (block != "" && (q ~ /FROM cases c JOIN users/ || q ~ /FROM contacts c LEFT JOIN case_contacts/ ||
                           q ~ /FROM case_entries e/ || q ~ /^INSERT INTO case_entries/ ||
-                          q ~ /^UPDATE cases SET/)) {
+                          q ~ /^WITH c AS \(UPDATE cases SET/)) {
         print "-- " substr(q, 1, 160) (length(q) > 160 ? " ..." : ""); print dur; printf "%s", block; print ""
       }
       block = ""; q = ""

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "itest.h"
 #include "util.h"
@@ -560,6 +561,75 @@ Test(cases, notes_and_referrals_by_role)
     cr_expect_eq(k, 5);
     json_decref(r);
     cr_expect_eq(scalar("SELECT count(*) FROM referrals WHERE id = '%s' AND state = 'declined'", rid), 1);
+}
+
+/* A note of the assignee whose assignment is taken away while the note waits for the case row:
+ * the note is one statement (hl_cases_add_note) whose writer check is made again on the row as
+ * it is once locked, so it is refused, and nothing is written. Refused notes (403, 404) leave
+ * the case's updated_at as it was. */
+typedef struct {
+    char path[160];
+    long status;
+} note_t;
+
+static void *post_note_as_chidi(void *arg)
+{
+    note_t *n = arg;
+
+    json_decref(hl_testd_request(&d, "POST", n->path, chidi, "application/json", "{\"text\":\"late\"}",
+                                 &n->status, NULL));
+    return NULL;
+}
+
+Test(cases, a_note_checks_its_writer_on_the_locked_row_and_refused_notes_change_nothing)
+{
+    char id[64], sql[256], updated[64];
+    note_t n = {.status = 0};
+    pthread_t th;
+    PGconn *conn = hl_testd_db(&d);
+    PGresult *res;
+
+    new_case(d.tokens.counsellor, "{'label': 'Locked'}", id);
+    assign_to_chidi(id);
+    snprintf(sql, sizeof(sql), "SELECT updated_at::text FROM cases WHERE id = '%s'", id);
+    res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(updated, sizeof(updated), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    cr_expect_eq(call(NULL, "POST", d.tokens.counsellor2, "{'text': 'x'}", "/v1/cases/%s/notes", id), 403);
+    cr_expect_eq(call(NULL, "POST", d.tokens.supervisor, "{'text': 'x'}", "/v1/cases/%s/notes", id), 403);
+    cr_expect_eq(call(NULL, "POST", d.tokens.za_counsellor, "{'text': 'x'}", "/v1/cases/%s/notes", id), 404);
+    cr_expect_eq(call(NULL, "POST", d.tokens.counsellor, "{'text': 'x'}",
+                      "/v1/cases/00000000-0000-4000-8000-000000000000/notes"),
+                 404);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM cases WHERE id = '%s' AND updated_at = '%s'", id,
+             updated);
+    cr_expect_eq(scalar("%s", sql), 1, "a refused note stamped the case");
+
+    /* Another session takes the case row and unassigns chidi; chidi's note waits for the row. */
+    PQclear(PQexec(conn, "BEGIN"));
+    snprintf(sql, sizeof(sql), "UPDATE cases SET assigned_to = NULL WHERE id = '%s'", id);
+    res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
+    PQclear(res);
+    snprintf(n.path, sizeof(n.path), "/v1/cases/%s/notes", id);
+    cr_assert_eq(pthread_create(&th, NULL, post_note_as_chidi, &n), 0);
+    long waiting = 0;
+    for (int i = 0; i < 500 && waiting == 0; i++) {
+        waiting = scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                         " AND query LIKE '%%INSERT INTO case_entries%%'");
+        if (waiting == 0)
+            usleep(10000);
+    }
+    cr_expect_eq(waiting, 1, "the note waits for the case row");
+    PQclear(PQexec(conn, "COMMIT"));
+    pthread_join(th, NULL);
+    PQfinish(conn);
+    cr_expect_eq(n.status, 403, "the note was checked against the row as it was once locked");
+    cr_expect_eq(scalar("SELECT count(*) FROM case_entries WHERE kind = 'note' AND case_id = '%s'", id), 0);
+    cr_expect_eq(call(NULL, "POST", chidi, "{'text': 'x'}", "/v1/cases/%s/notes", id), 403);
+    cr_expect_eq(call(NULL, "POST", d.tokens.counsellor, "{'text': 'x'}", "/v1/cases/%s/notes", id), 201,
+                 "its creator still writes it");
 }
 
 /* ---- links --------------------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * lib/case (vocabularies, status machine, the request codec) and server/cases' sealing: the
  * associated data binds each sealed case field to its table, column, case and entry, so a
- * sealed note copied onto another entry, case or column does not open. Bodies are written with
- * single quotes; J() turns them into double quotes.
+ * sealed note copied onto another entry, case or column does not open. The text of GET
+ * /v1/cases/{id} (case_json.c) in each view, with every character a note may hold. Bodies are
+ * written with single quotes; J() turns them into double quotes.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "case.h"
+#include "casework/case_json.h"
 #include "casework/cases.h"
 #include "crypto.h"
 
@@ -377,4 +379,195 @@ Test(cases_sealing, case_and_referral_fields_are_bound_to_their_column)
     free(label.data);
     free(org.data);
     hl_crypto_keyring_free(kr);
+}
+
+/* ---- the reply of GET /v1/cases/{id} (hl_case_reply_text) ----------------------------------- */
+
+#define REFERRAL_1 "1c6d3f8a-9b2e-4a4f-8d7c-3e8f2a1b0c22"
+#define CONTACT_1  "2d7e4a9b-0c3f-4b5a-9e8d-4f9a3b2c1d33"
+#define T0         INT64_C(1764806400000000) /* 2025-12-04T00:00:00Z */
+
+/* Every character class a JSON string escapes or passes: quotes, backslash, the short escapes,
+ * other control characters, DEL, two-, three- and four-byte UTF-8, a slash and markup. */
+static const char SPECIAL[] = "\"q\" \\ \b\f\n\r\t \x01\x1f \x7f é 中 😀 </script>";
+
+typedef struct {
+    hl_crypto_keyring_t *kr;
+    hl_case_row_t c;
+    hl_case_entry_t e[4];
+} reply_fixture_t;
+
+static void fixture(reply_fixture_t *f, const char *note)
+{
+    memset(f, 0, sizeof(*f));
+    f->kr = keyring();
+    snprintf(f->c.id, sizeof(f->c.id), "%s", CASE_A);
+    snprintf(f->c.created_by_name, sizeof(f->c.created_by_name), "amina");
+    f->c.status = HL_CASE_OPEN;
+    f->c.priority = HL_CASE_PRIORITY_HIGH;
+    f->c.created_at = f->c.updated_at = T0;
+    f->c.contacts_count = 1;
+    cr_assert_eq(hl_cases_seal(f->kr, HL_CASES_TABLE, "label", CASE_A, NULL, "Label " MARKER, &f->c.label),
+                 HL_OK);
+
+    hl_case_entry_t *e = f->e;
+    for (int i = 0; i < 4; i++) {
+        snprintf(e[i].id, sizeof(e[i].id), "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b1%d", i);
+        e[i].at = T0 + i;
+        snprintf(e[i].by_name, sizeof(e[i].by_name), "amina");
+        e[i].channel = e[i].contact_type = -1;
+        e[i].status_from = -1;
+    }
+    e[0].kind = HL_CASE_ENTRY_STATUS;
+    e[0].status_to = HL_CASE_OPEN;
+    e[1].kind = HL_CASE_ENTRY_CONTACT;
+    snprintf(e[1].contact_id, sizeof(e[1].contact_id), "%s", CONTACT_1);
+    e[1].channel = HL_CONTACT_CHANNEL_PHONE;
+    e[1].contact_type = HL_CONTACT_TYPE_COUNSELLING;
+    e[1].categories_json = strdup("[\"violence.physical\",\"education.school_fees\"]");
+    e[2].kind = HL_CASE_ENTRY_NOTE;
+    cr_assert_eq(hl_cases_seal(f->kr, HL_CASES_ENTRIES, "text", CASE_A, e[2].id, note, &e[2].text), HL_OK);
+    e[3].kind = HL_CASE_ENTRY_REFERRAL;
+    snprintf(e[3].referral_id, sizeof(e[3].referral_id), "%s", REFERRAL_1);
+    e[3].referral_to = HL_CONTACT_ACTION_REFERRAL_CHILD_PROTECTION;
+    e[3].referral_state = HL_REFERRAL_ACCEPTED;
+    cr_assert_eq(hl_cases_seal(f->kr, HL_CASES_REFERRALS, "organisation", CASE_A, REFERRAL_1, "Org " MARKER,
+                               &e[3].organisation),
+                 HL_OK);
+    for (int i = 0; i < 4; i++)
+        if (e[i].categories_json == NULL)
+            cr_assert_not_null(e[i].categories_json = strdup("[]"));
+}
+
+static void fixture_free(reply_fixture_t *f)
+{
+    for (int i = 0; i < 4; i++) {
+        free(f->e[i].text.data);
+        free(f->e[i].organisation.data);
+        free(f->e[i].categories_json);
+    }
+    hl_case_row_clear(&f->c);
+    hl_crypto_keyring_free(f->kr);
+}
+
+/* The reply in VIEW, parsed (and its text, which must be valid JSON). */
+static json_t *reply(reply_fixture_t *f, hl_case_view_t view, char **text)
+{
+    size_t len = 0;
+    json_t *j;
+    json_error_t err;
+
+    cr_assert_eq(hl_case_reply_text(f->kr, &f->c, f->e, 4, view, text, &len), HL_OK);
+    cr_assert_eq(strlen(*text), len);
+    j = json_loadb(*text, len, 0, &err);
+    cr_assert_not_null(j, "not JSON: %s: %s", err.text, *text);
+    return j;
+}
+
+Test(cases_reply, sealed_view_opens_every_field_and_escapes_every_character)
+{
+    reply_fixture_t f;
+    char *text = NULL;
+    json_t *r, *tl;
+
+    fixture(&f, SPECIAL);
+    r = reply(&f, HL_CASE_VIEW_SEALED, &text);
+    cr_expect_str_eq(json_string_value(json_object_get(r, "label")), "Label " MARKER);
+    cr_expect(json_is_null(json_object_get(r, "summary")));
+    cr_expect_str_eq(json_string_value(json_object_get(r, "priority")), "high");
+    tl = json_object_get(r, "timeline");
+    cr_assert_eq(json_array_size(tl), 4);
+    /* the case's fields, then the timeline last, as before */
+    cr_expect_eq(strncmp(text, "{\"id\":\"" CASE_A "\",\"status\":\"open\"", 47), 0, "%s", text);
+    cr_expect_not_null(strstr(text, ",\"label\":\"Label " MARKER "\",\"summary\":null,\"timeline\":[{"), "%s",
+                       text);
+
+    json_t *st = json_array_get(tl, 0), *ct = json_array_get(tl, 1), *nt = json_array_get(tl, 2),
+           *rf = json_array_get(tl, 3);
+    cr_expect_str_eq(json_string_value(json_object_get(st, "at")), "2025-12-04T00:00:00Z");
+    cr_expect(json_is_null(json_object_get(st, "from")));
+    cr_expect_str_eq(json_string_value(json_object_get(st, "to")), "open");
+    cr_expect_str_eq(json_string_value(json_object_get(ct, "channel")), "phone");
+    cr_expect_eq(json_array_size(json_object_get(ct, "categories")), 2);
+    cr_expect(json_is_false(json_object_get(ct, "unlinked")));
+    cr_expect_str_eq(json_string_value(json_object_get(nt, "at")), "2025-12-04T00:00:00.000002Z");
+    cr_expect_eq(json_string_length(json_object_get(nt, "text")), strlen(SPECIAL));
+    cr_expect_str_eq(json_string_value(json_object_get(nt, "text")), SPECIAL, "the note's text, exactly");
+    cr_expect_str_eq(json_string_value(json_object_get(rf, "organisation")), "Org " MARKER);
+    cr_expect(json_is_null(json_object_get(rf, "details")));
+    cr_expect_str_eq(json_string_value(json_object_get(rf, "state")), "accepted");
+    /* what jansson wrote for the same text */
+    json_t *s = json_string(SPECIAL);
+    char *want = json_dumps(s, JSON_ENCODE_ANY);
+    cr_expect_not_null(strstr(text, want), "escaped as jansson does: %s", want);
+    free(want);
+    json_decref(s);
+    json_decref(r);
+    hl_crypto_wipe_free(text, strlen(text));
+    fixture_free(&f);
+}
+
+Test(cases_reply, plain_and_metadata_views_hold_no_sealed_field)
+{
+    reply_fixture_t f;
+    char *text = NULL;
+    json_t *r, *e;
+    size_t i;
+
+    fixture(&f, "Note " MARKER);
+    r = reply(&f, HL_CASE_VIEW_PLAIN, &text);
+    cr_expect_null(strstr(text, MARKER), "%s", text);
+    cr_expect_null(json_object_get(r, "label"));
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(r, "timeline"), 3), "to")),
+        "referral.child_protection");
+    json_decref(r);
+    hl_crypto_wipe_free(text, strlen(text));
+
+    r = reply(&f, HL_CASE_VIEW_METADATA, &text);
+    cr_expect_null(strstr(text, MARKER));
+    json_array_foreach(json_object_get(r, "timeline"), i, e)
+    {
+        cr_expect_eq(json_object_size(e), 4, "only id kind at by: %s", text);
+    }
+    json_decref(r);
+    hl_crypto_wipe_free(text, strlen(text));
+    fixture_free(&f);
+}
+
+Test(cases_reply, bad_text_and_bad_categories)
+{
+    reply_fixture_t f;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *r;
+
+    /* a note that is not UTF-8 (a lone continuation byte, an overlong '/', a surrogate) */
+    const char *not_utf8[] = {"a\x80z", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8"};
+    for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
+        fixture(&f, not_utf8[i]);
+        cr_expect_eq(hl_case_reply_text(f.kr, &f.c, f.e, 4, HL_CASE_VIEW_SEALED, &text, &len), HL_EIO, "%zu",
+                     i);
+        cr_expect_null(text);
+        /* no sealed field is opened in the plain view, so it answers */
+        cr_expect_eq(hl_case_reply_text(f.kr, &f.c, f.e, 4, HL_CASE_VIEW_PLAIN, &text, &len), HL_OK);
+        hl_crypto_wipe_free(text, len);
+        fixture_free(&f);
+    }
+    /* a note that does not open */
+    fixture(&f, "x");
+    f.e[2].text.data[f.e[2].text.len - 1] ^= 1;
+    cr_expect_eq(hl_case_reply_text(f.kr, &f.c, f.e, 4, HL_CASE_VIEW_SEALED, &text, &len), HL_ECRYPTO);
+    cr_expect_null(text);
+    /* categories that are not a plain array of codes come out as [] */
+    free(f.e[1].categories_json);
+    cr_assert_not_null(f.e[1].categories_json = strdup("[\"a\"],\"x\":[1]"));
+    r = reply(&f, HL_CASE_VIEW_PLAIN, &text);
+    cr_expect_eq(
+        json_array_size(json_object_get(json_array_get(json_object_get(r, "timeline"), 1), "categories")), 0,
+        "%s", text);
+    cr_expect_null(json_object_get(json_array_get(json_object_get(r, "timeline"), 1), "x"));
+    json_decref(r);
+    hl_crypto_wipe_free(text, strlen(text));
+    fixture_free(&f);
 }
