@@ -11,8 +11,8 @@ typedef struct {
     bool reported; /* blocked once in this window */
     char key[HL_THROTTLE_KEY_MAX];
     unsigned failures;
-    int64_t last;  /* the last failure */
-    int64_t until; /* blocked before this */
+    int64_t last;  /* the last failure, ms */
+    int64_t until; /* blocked before this, ms */
 } entry_t;
 
 typedef struct {
@@ -65,7 +65,7 @@ void hl_throttle_free(hl_throttle_t *t)
 
 static bool live(const entry_t *e, int64_t now)
 {
-    return e->used && now - e->last < HL_THROTTLE_WINDOW;
+    return e->used && now - e->last < (int64_t)HL_THROTTLE_WINDOW * 1000;
 }
 
 /* KEY's entry, or NULL; with CREATE, a slot for it (lock held). */
@@ -117,7 +117,7 @@ unsigned hl_throttle_wait(hl_throttle_t *t, hl_throttle_kind_t kind, const char 
     pthread_mutex_lock(&t->lock);
     e = find(t, &t->tables[kind], key, now, false);
     if (e != NULL && e->until > now)
-        wait = (unsigned)(e->until - now);
+        wait = (unsigned)((e->until - now + 999) / 1000); /* whole seconds, rounded up */
     pthread_mutex_unlock(&t->lock);
     return wait;
 }
@@ -136,7 +136,7 @@ bool hl_throttle_fail(hl_throttle_t *t, hl_throttle_kind_t kind, const char *key
         unsigned over = e->failures - tab->free_failures - 1;
         int64_t delay = over >= 9 ? HL_THROTTLE_MAX_DELAY : (int64_t)1 << over;
 
-        e->until = now + (delay < HL_THROTTLE_MAX_DELAY ? delay : HL_THROTTLE_MAX_DELAY);
+        e->until = now + 1000 * (delay < HL_THROTTLE_MAX_DELAY ? delay : HL_THROTTLE_MAX_DELAY);
         first_block = !e->reported;
         e->reported = true;
     }

@@ -39,8 +39,8 @@ typedef struct hl_throttle hl_throttle_t;
 int hl_throttle_new(hl_throttle_t **out) HL_MUSTCHECK;
 void hl_throttle_free(hl_throttle_t *t);
 
-/* Seconds KEY must wait before its next attempt (0: it may try now). NOW: seconds on a monotonic
- * clock (tests pass their own). */
+/* Seconds KEY must wait before its next attempt, rounded up (0: it may try now). NOW: milliseconds
+ * on a monotonic clock (tests pass their own), here and below. */
 unsigned hl_throttle_wait(hl_throttle_t *t, hl_throttle_kind_t kind, const char *key, int64_t now);
 
 /* Counts a failure of KEY; true when it leaves KEY blocked for the first time in its window (the

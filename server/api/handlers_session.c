@@ -28,9 +28,9 @@ typedef struct {
     size_t pw_len;
 } login_job_t;
 
-static int64_t now_s(void)
+static int64_t now_ms(void)
 {
-    return hl_monotonic_us() / 1000000;
+    return hl_monotonic_us() / 1000;
 }
 
 static void reply_failed_login(hl_request_t *req)
@@ -42,8 +42,8 @@ static void reply_failed_login(hl_request_t *req)
 /* A failed login counts against its name and its address; the first block of either is audited. */
 static void count_failure(login_job_t *job, const hl_sessions_login_t *named)
 {
-    bool name_blocked = hl_throttle_fail(job->app->throttle, HL_THROTTLE_USER, job->key, now_s());
-    bool addr_blocked = hl_throttle_fail(job->app->throttle, HL_THROTTLE_ADDR, job->ip, now_s());
+    bool name_blocked = hl_throttle_fail(job->app->throttle, HL_THROTTLE_USER, job->key, now_ms());
+    bool addr_blocked = hl_throttle_fail(job->app->throttle, HL_THROTTLE_ADDR, job->ip, now_ms());
     char detail[128];
     PGconn *conn;
 
@@ -84,7 +84,7 @@ static void login_job(void *arg)
                HL_OK) {
         hl_http_reply_error(job->req, 503, "unavailable", "out of memory", NULL);
     } else {
-        hl_throttle_clear(job->app->throttle, HL_THROTTLE_USER, job->key, now_s());
+        hl_throttle_clear(job->app->throttle, HL_THROTTLE_USER, job->key, now_ms());
         hl_http_reply_json(job->req, 200,
                            json_pack("{s:s, s:s, s:s, s:s}", "user", out.who.name, "role",
                                      hl_role_name(out.who.role), "helpline", out.who.helpline_code, "csrf",
@@ -139,8 +139,8 @@ void hl_handle_session_create(hl_request_t *req, void *arg)
     memcpy(job->pw, v[2], len[2]);
     job->pw_len = len[2];
     /* Refused before any work while the name or the address is slowed down. */
-    wait = hl_throttle_wait(app->throttle, HL_THROTTLE_USER, job->key, now_s());
-    unsigned wait_addr = hl_throttle_wait(app->throttle, HL_THROTTLE_ADDR, job->ip, now_s());
+    wait = hl_throttle_wait(app->throttle, HL_THROTTLE_USER, job->key, now_ms());
+    unsigned wait_addr = hl_throttle_wait(app->throttle, HL_THROTTLE_ADDR, job->ip, now_ms());
     if (wait_addr > wait)
         wait = wait_addr;
     if (wait > 0) {

@@ -317,6 +317,48 @@ Test(sessions, helpline_field_with_two_helplines)
     hl_testd_resp_free(&r);
 }
 
+/* A daemon with one helpline: the set-up's second one (za) taken out before serve starts. */
+static void drop_za(hl_testd_t *t)
+{
+    PGconn *conn = hl_testd_db(t);
+    PGresult *res =
+        PQexec(conn, "DELETE FROM users WHERE helpline_id = (SELECT id FROM helplines WHERE code = 'za');"
+                     "DELETE FROM helplines WHERE code = 'za'");
+
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+static void start_one_helpline(void)
+{
+    hl_testd_opts_t opts = {.before_serve = drop_za};
+
+    hl_testd_start(&d, &opts);
+}
+
+TestSuite(sessions_one_helpline, .init = start_one_helpline, .fini = stop, .timeout = 60);
+
+Test(sessions_one_helpline, no_helpline_field_needed)
+{
+    hl_testd_resp_t r;
+
+    cr_assert_eq(with_session("GET", "/v1/session", NULL, NULL, NULL, &r), 401);
+    cr_expect_eq(json_integer_value(json_object_get(r.json, "helplines")), 1, "%s", r.body);
+    hl_testd_resp_free(&r);
+    set_password("amina", NULL, PW_AMINA);
+    cr_assert_eq(login("amina", NULL, PW_AMINA, NULL, &r), 200, "%s", r.body);
+    cr_expect_str_eq(it_str(r.json, "helpline"), "demo");
+    hl_testd_resp_free(&r);
+    cr_expect_eq(login("amina", "demo", PW_AMINA, NULL, NULL), 200);
+    /* Without the field a wrong password counts against the same name as with it. */
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(login("amina", NULL, "a wrong passphrase", NULL, NULL), 401);
+        cr_expect_eq(login("amina", "demo", "a wrong passphrase", NULL, NULL), 401);
+    }
+    cr_expect_eq(login("amina", NULL, PW_AMINA, NULL, NULL), 429);
+}
+
 /* ---- logout, expiry ---------------------------------------------------------------------------- */
 
 Test(sessions, logout_ends_the_session)

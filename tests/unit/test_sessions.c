@@ -207,7 +207,7 @@ static hl_throttle_t *throttle(void)
 Test(throttle, free_failures_then_doubling_delays_capped)
 {
     hl_throttle_t *t = throttle();
-    int64_t now = 1000;
+    int64_t now = 1000000; /* ms */
 
     for (int i = 0; i < HL_THROTTLE_USER_FREE; i++) {
         cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now), 0);
@@ -216,10 +216,13 @@ Test(throttle, free_failures_then_doubling_delays_capped)
     cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now), 0);
     cr_assert(hl_throttle_fail(t, HL_THROTTLE_USER, "demo/amina", now), "the first block is reported");
     cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now), 1);
+    /* A full second, however late in a second the failure came; Retry-After rounds up. */
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now + 999), 1);
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now + 1000), 0);
     /* Each further failure doubles the wait: 2, 4, 8, ... up to HL_THROTTLE_MAX_DELAY. */
     unsigned want = 1;
     for (int i = 0; i < 12; i++) {
-        now += want;
+        now += 1000 * (int64_t)want;
         cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now), 0);
         cr_assert_not(hl_throttle_fail(t, HL_THROTTLE_USER, "demo/amina", now), "reported once per window");
         want = want * 2 > HL_THROTTLE_MAX_DELAY ? HL_THROTTLE_MAX_DELAY : want * 2;
@@ -229,7 +232,7 @@ Test(throttle, free_failures_then_doubling_delays_capped)
     cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/baraka", now), 0);
     cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_ADDR, "demo/amina", now), 0);
     /* A window without a failure forgets everything. */
-    now += HL_THROTTLE_WINDOW;
+    now += 1000 * (int64_t)HL_THROTTLE_WINDOW;
     cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", now), 0);
     cr_assert_not(hl_throttle_fail(t, HL_THROTTLE_USER, "demo/amina", now));
     hl_throttle_free(t);
@@ -240,15 +243,15 @@ Test(throttle, addresses_get_more_and_clear_forgets_a_name)
     hl_throttle_t *t = throttle();
 
     for (int i = 0; i < HL_THROTTLE_ADDR_FREE; i++)
-        cr_assert_not(hl_throttle_fail(t, HL_THROTTLE_ADDR, "192.0.2.7", 50));
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_ADDR, "192.0.2.7", 50), 0);
-    cr_assert(hl_throttle_fail(t, HL_THROTTLE_ADDR, "192.0.2.7", 50));
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_ADDR, "192.0.2.7", 50), 1);
+        cr_assert_not(hl_throttle_fail(t, HL_THROTTLE_ADDR, "192.0.2.7", 50000));
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_ADDR, "192.0.2.7", 50000), 0);
+    cr_assert(hl_throttle_fail(t, HL_THROTTLE_ADDR, "192.0.2.7", 50000));
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_ADDR, "192.0.2.7", 50000), 1);
     for (int i = 0; i <= HL_THROTTLE_USER_FREE; i++)
-        (void)hl_throttle_fail(t, HL_THROTTLE_USER, "za/zola", 50);
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "za/zola", 50), 1);
-    hl_throttle_clear(t, HL_THROTTLE_USER, "za/zola", 50);
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "za/zola", 50), 0);
+        (void)hl_throttle_fail(t, HL_THROTTLE_USER, "za/zola", 50000);
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "za/zola", 50000), 1);
+    hl_throttle_clear(t, HL_THROTTLE_USER, "za/zola", 50000);
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "za/zola", 50000), 0);
     hl_throttle_free(t);
 }
 
@@ -259,13 +262,13 @@ Test(throttle, a_flood_of_names_keeps_blocked_ones)
     char key[32];
 
     for (int i = 0; i <= HL_THROTTLE_USER_FREE; i++)
-        (void)hl_throttle_fail(t, HL_THROTTLE_USER, "demo/amina", 10);
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", 10), 1);
+        (void)hl_throttle_fail(t, HL_THROTTLE_USER, "demo/amina", 10000);
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", 10000), 1);
     for (int i = 0; i < 4 * HL_THROTTLE_USER_SLOTS; i++) {
         snprintf(key, sizeof(key), "demo/guess%d", i);
-        (void)hl_throttle_fail(t, HL_THROTTLE_USER, key, 10);
+        (void)hl_throttle_fail(t, HL_THROTTLE_USER, key, 10000);
     }
-    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", 10), 1);
+    cr_assert_eq(hl_throttle_wait(t, HL_THROTTLE_USER, "demo/amina", 10000), 1);
     hl_throttle_free(t);
 }
 
