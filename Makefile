@@ -1,7 +1,8 @@
 # helpline: helplined (the daemon), helpline (the client), their tests and benchmarks.
 #
 #   make                 build build/helplined and build/helpline
-#   make test            install missing packages, unit then integration tests
+#   make test            install missing packages, unit, integration then browser tests
+#   make browser         the web application in headless Chromium (tests/browser/)
 #   make check           unit tests only          make integration   integration tests only
 #   make run             local PostgreSQL + demo helpline in ./var, daemon on 127.0.0.1:8080
 #   make bench           every benchmark          make bench-NAME    one (tests/bench/bench_NAME.c)
@@ -77,7 +78,7 @@ BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 ALL_SRCS := $(LIB_SRCS) $(SERVER_SRCS) $(CLIENT_SRCS) $(SUPPORT_SRCS) $(UNIT_SRCS) \
 	$(INTEG_SRCS) $(BENCH_SRCS) server/main.c $(wildcard client/main.c client/cdr_main.c)
 
-.PHONY: all deps test check integration run valgrind bench format format-check lint install clean fuzz-smoke
+.PHONY: all deps test check integration browser run valgrind bench format format-check lint install clean fuzz-smoke
 .DEFAULT_GOAL := all
 
 all: $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
@@ -141,9 +142,18 @@ integration: deps
 	@$(MAKE) --no-print-directory $(INTEG) $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
 	$(if $(INTEG_SRCS),$(INTEG_ENV) scripts/with-pg $(INTEG) $(INTEG_ARGS) $(CRITERION_ARGS),@echo "no integration tests yet")
 
+# The web application in a real headless Chromium driven by Selenium (Debian's chromium,
+# chromium-driver and python3-selenium): tests/browser/harness.py starts its own PostgreSQL,
+# helplined and browser and stops them. Debian's python3, where python3-selenium is installed.
+BROWSER_PYTHON ?= /usr/bin/python3
+browser: deps
+	@$(MAKE) --no-print-directory $(HELPLINED) $(HELPLINE)
+	HL_BUILD=$(BUILD) $(BROWSER_PYTHON) -m unittest discover -s tests/browser -p 'test_*.py' $(BROWSER_ARGS)
+
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory browser
 
 run: deps
 	@$(MAKE) --no-print-directory all
