@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for helplined's whole HTTP request path: libmicrohttpd's parser, routing,
- * the bearer-token check and roles, the body limit, the handlers and the codecs behind them
- * (contact JSON, classification, sealing, statistics and report parameters), with no network
- * and no PostgreSQL:
+ * the bearer-token and session-cookie checks and roles, the body limit, the handlers and the
+ * codecs behind them (contact JSON, classification, sealing, statistics and report parameters),
+ * with no network and no PostgreSQL:
  *   make BUILD=build/fuzz fuzz-http FUZZ_SECONDS=60
  *
  * The daemon is the real one (server/http/http.c with routes.c's table, 2 threads), each request on a
@@ -62,11 +62,11 @@ static const struct {
     const char *token;
     hl_principal_t who;
 } fixed[] = {
-    {"fuzz-frontend", {1, "rocketchat-bridge", HL_ROLE_FRONTEND, 1, "demo", "east"}},
-    {"fuzz-counsellor", {2, "amina", HL_ROLE_COUNSELLOR, 1, "demo", "east"}},
-    {"fuzz-supervisor", {3, "baraka", HL_ROLE_SUPERVISOR, 1, "demo", "east"}},
-    {"fuzz-network", {4, "neema", HL_ROLE_NETWORK, 1, "demo", "east"}},
-    {"fuzz-admin", {5, "admin", HL_ROLE_ADMIN, 1, "demo", ""}},
+    {"fuzz-frontend", {1, "rocketchat-bridge", HL_ROLE_FRONTEND, 1, "demo", "east", 0}},
+    {"fuzz-counsellor", {2, "amina", HL_ROLE_COUNSELLOR, 1, "demo", "east", 0}},
+    {"fuzz-supervisor", {3, "baraka", HL_ROLE_SUPERVISOR, 1, "demo", "east", 0}},
+    {"fuzz-network", {4, "neema", HL_ROLE_NETWORK, 1, "demo", "east", 0}},
+    {"fuzz-admin", {5, "admin", HL_ROLE_ADMIN, 1, "demo", "", 0}},
 };
 
 static int authenticate(void *arg, const char *token, const char *client_ip, hl_principal_t *out)
@@ -81,6 +81,15 @@ static int authenticate(void *arg, const char *token, const char *client_ip, hl_
         }
     }
     return hl_auth_check(a->auth, token, client_ip, out);
+}
+
+/* Session cookies go to the real check, which needs the database (503) for any well-formed one. */
+static int authenticate_session(void *arg, const char *cookie, const char *csrf, bool need_csrf,
+                                hl_principal_t *out)
+{
+    hl_app_t *a = arg;
+
+    return hl_sessions_check(a->sessions, cookie, csrf, need_csrf, out);
 }
 
 /* ---- the stand-in writer (writer.h), so writer.c is not linked ---------------------------- */
@@ -218,9 +227,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     hl_health_opts_t hopts = {.conninfo = NO_DATABASE, .spool = app.spool};
     hl_merger_opts_t mopts = {.conninfo = NO_DATABASE};
     hl_auth_opts_t aopts = {0};
+    hl_sessions_opts_t sopts = {.idle_seconds = 1800, .max_seconds = 43200};
     if (hl_health_start(&hopts, &app.health) != HL_OK || hl_merger_start(&mopts, &app.merger) != HL_OK ||
         hl_dbpool_new(NO_DATABASE, 4, &app.pool) != HL_OK ||
-        hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK)
+        hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK ||
+        hl_sessions_new(app.keyring, app.pool, &sopts, &app.sessions) != HL_OK ||
+        hl_throttle_new(&app.throttle) != HL_OK ||
+        hl_hasher_start(HL_HASHER_THREADS, HL_HASHER_QUEUE, &app.hasher) != HL_OK)
         die("cannot start the daemon's parts");
     app.read_pool = app.pool; /* no read_database_url */
     if (pthread_create(&writer, NULL, writer_main, NULL) != 0)
@@ -233,6 +246,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                            .routes = hl_routes,
                            .n_routes = hl_n_routes,
                            .authenticate = authenticate,
+                           .authenticate_session = authenticate_session,
                            .app = &app};
     if (hl_http_start(&opts, &app.http) != HL_OK)
         die("no HTTP daemon");
