@@ -78,7 +78,7 @@ static bool parse_k(hl_request_t *req, const hl_app_t *app, uint64_t *k)
 
 #define BY_MESSAGE                                                                                           \
     "by must list 1..4 of category subcategory age_band gender channel contact_type region month "           \
-    "referral_to referral_state case_status"
+    "referral_to referral_state case_status week"
 
 static bool parse_by(hl_request_t *req, hl_stats_query_t *q)
 {
@@ -109,6 +109,14 @@ static bool parse_by(hl_request_t *req, hl_stats_query_t *q)
     if (q->ndims == 0) {
         bad_param(req, "by", "by must list at least one dimension");
         return false;
+    }
+    for (size_t i = 0; i < q->ndims && q->sliced; i++) {
+        if (q->dims[i] == HL_STAT_WEEK) {
+            bad_param(req, "by",
+                      "week is not offered to network users: their statistics are sums of whole calendar "
+                      "months, which weeks straddle; ask for month");
+            return false;
+        }
     }
     /* A table counts one thing: contacts, referrals or case status changes (docs/http-api.md). */
     if (!hl_stats_unit_of(q->dims, q->ndims, &unit)) {

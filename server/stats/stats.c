@@ -8,16 +8,16 @@
 #include "contact.h"
 #include "log.h"
 
-static const char *const dim_names[HL_STAT_N_DIMS] = {"category",    "subcategory",    "age_band",   "gender",
-                                                      "channel",     "contact_type",   "region",     "month",
-                                                      "referral_to", "referral_state", "case_status"};
+static const char *const dim_names[HL_STAT_N_DIMS] = {
+    "category", "subcategory", "age_band",    "gender",         "channel",     "contact_type",
+    "region",   "month",       "referral_to", "referral_state", "case_status", "week"};
 
 /* The stats_daily expression of each dimension: referrals and status changes keep their values
  * in the category and subcategory columns of their levels (migration 0010). */
 static const char *const dim_sql[HL_STAT_N_DIMS] = {
     "category", "subcategory",  "age_band", "gender",
     "channel",  "contact_type", "region",   "to_char(day, 'YYYY-MM')",
-    "category", "subcategory",  "category"};
+    "category", "subcategory",  "category", "to_char(date_trunc('week', day), 'YYYY-MM-DD')"};
 
 static const char *const unit_names[] = {"contacts", "referrals", "status_changes"};
 
@@ -52,6 +52,7 @@ bool hl_stats_unit_of(const hl_stat_dim_t *dims, size_t ndims, hl_stats_unit_t *
 
         switch (dims[i]) {
         case HL_STAT_MONTH:
+        case HL_STAT_WEEK:
             continue;
         case HL_STAT_REFERRAL_TO:
         case HL_STAT_REFERRAL_STATE:
@@ -111,6 +112,53 @@ bool hl_stats_last_of_month(const char *to)
 static long month_number(const char *s)
 {
     return atol(s) * 12 + atoi(s + 5) - 1;
+}
+
+/* Days since 1970-01-01 of "YYYY-MM-DD" (proleptic Gregorian; H. Hinnant's days_from_civil). */
+static long day_number(const char *s)
+{
+    long y = atol(s), m = atoi(s + 5), d = atoi(s + 8);
+    long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD" of day number DAYS (civil_from_days). */
+static void day_text(long days, char out[64])
+{
+    long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+
+    snprintf(out, 64, "%04ld-%02ld-%02ld", yoe + era * 400 + (m <= 2), m, d);
+}
+
+/* The day number of the Monday of the week of day number DAYS (1970-01-01 was a Thursday). */
+static long monday_of(long days)
+{
+    long wd = ((days + 3) % 7 + 7) % 7; /* 0 Monday .. 6 Sunday */
+
+    return days - wd;
+}
+
+/* The ISO weeks FROM..TO touches. */
+static size_t week_count(const char *from, const char *to)
+{
+    return (size_t)((monday_of(day_number(to)) - monday_of(day_number(from))) / 7 + 1);
+}
+
+static bool has_dim(const hl_stats_query_t *q, hl_stat_dim_t d)
+{
+    for (size_t i = 0; i < q->ndims; i++)
+        if (q->dims[i] == d)
+            return true;
+    return false;
 }
 
 void hl_stats_table_free(hl_stats_table_t *t)
@@ -281,6 +329,20 @@ static int add_months(vocab_t *vb, const char *from, const char *to)
     return rc;
 }
 
+/* The Monday of every ISO week FROM..TO touches, "YYYY-MM-DD" (the first may be before FROM). */
+static int add_weeks(vocab_t *vb, const char *from, const char *to)
+{
+    long last = monday_of(day_number(to));
+    char buf[64];
+    int rc = HL_OK;
+
+    for (long w = monday_of(day_number(from)); w <= last && rc == HL_OK; w += 7) {
+        day_text(w, buf);
+        rc = vocab_add(vb, buf);
+    }
+    return rc;
+}
+
 /* How many values vocabulary() gives D, without building them (hl_stats_plan). */
 static size_t vocabulary_size(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stat_dim_t d,
                               size_t months)
@@ -312,6 +374,8 @@ static size_t vocabulary_size(const hl_taxonomy_t *tax, const hl_stats_query_t *
         return HL_REFERRAL_N_STATES;
     case HL_STAT_CASE_STATUS:
         return HL_CASE_N_STATUSES;
+    case HL_STAT_WEEK:
+        return week_count(q->from, q->to);
     default:
         return 0;
     }
@@ -348,6 +412,8 @@ static int vocabulary(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_st
         return add_enum(vb, HL_REFERRAL_N_STATES, referral_state_name);
     case HL_STAT_CASE_STATUS:
         return add_enum(vb, HL_CASE_N_STATUSES, case_status_name);
+    case HL_STAT_WEEK:
+        return add_weeks(vb, q->from, q->to);
     default:
         return HL_EINVAL;
     }
@@ -396,8 +462,9 @@ int hl_stats_plan(const hl_taxonomy_t *tax, const hl_stats_query_t *q, hl_stats_
 
     if (field == NULL)
         field = &unused;
+    /* Slices are calendar months, which weeks straddle (docs/http-api.md). */
     if (q->ndims < 1 || q->ndims > HL_DISCLOSURE_MAX_DIMS || !hl_stats_unit_of(q->dims, q->ndims, &unit) ||
-        (q->counselling_only && unit != HL_STATS_CONTACTS)) {
+        (q->counselling_only && unit != HL_STATS_CONTACTS) || (q->sliced && has_dim(q, HL_STAT_WEEK))) {
         *field = "by";
         return HL_EINVAL;
     }
@@ -501,7 +568,8 @@ static PGresult *run(PGconn *conn, const hl_stats_query_t *q, const char *sql, c
 {
     char *helplines = helplines_array(q);
     char first[16], last[16];
-    bool months = whole_months(q->from, q->to, first, last);
+    /* stats_monthly's rows have no days: a table by week reads every day from stats_daily. */
+    bool months = !has_dim(q, HL_STAT_WEEK) && whole_months(q->from, q->to, first, last);
     const char *values[6] = {helplines, level, q->from, q->to, months ? first : NULL, months ? last : NULL};
     PGresult *res;
 

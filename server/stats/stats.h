@@ -34,6 +34,7 @@ typedef enum {
     HL_STAT_REFERRAL_TO,
     HL_STAT_REFERRAL_STATE,
     HL_STAT_CASE_STATUS,
+    HL_STAT_WEEK, /* the Monday of the ISO week, YYYY-MM-DD; not for sliced queries */
     HL_STAT_N_DIMS
 } hl_stat_dim_t;
 

@@ -29,20 +29,22 @@
 
 static hl_testd_t d;
 
-static const char *const dims[] = {"category", "subcategory",  "age_band", "gender",
-                                   "channel",  "contact_type", "region",   "month"};
-#define N_DIMS 8
+static const char *const dims[] = {"category",     "subcategory", "age_band", "gender", "channel",
+                                   "contact_type", "region",      "month",    "week"};
+#define N_DIMS 8 /* every_combination's; week (index 8) is checked on its own */
 #define K      5
 
 /* The direct count's expression for each dimension (contacts c, categories cc). */
-static const char *const dim_sql[] = {"split_part(cc.code, '.', 1)",
-                                      "cc.code",
-                                      "helpline_age_band(c.child_age)",
-                                      "coalesce(c.child_gender, 'unknown')",
-                                      "c.channel",
-                                      "c.contact_type",
-                                      "coalesce(c.child_region, 'unknown')",
-                                      "to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM')"};
+static const char *const dim_sql[] = {
+    "split_part(cc.code, '.', 1)",
+    "cc.code",
+    "helpline_age_band(c.child_age)",
+    "coalesce(c.child_gender, 'unknown')",
+    "c.channel",
+    "c.contact_type",
+    "coalesce(c.child_region, 'unknown')",
+    "to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+    "to_char(date_trunc('week', c.started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"};
 
 static const char *const codes[] = {"violence.bullying",
                                     "violence.physical_violence",
@@ -239,6 +241,23 @@ Test(stats, every_combination_is_safe_and_exact)
         }
     }
     cr_assert_eq(combos, 92);
+}
+
+/* week: ISO weeks by their Monday, the first (13 July) partial, alone and with each dimension;
+ * network users are refused it. */
+Test(stats, weeks_are_exact_and_only_for_row_level_readers)
+{
+    long status;
+    json_t *r;
+
+    for (int a = 0; a < N_DIMS; a++)
+        check((int[]){8, a}, 2);
+    check((int[]){8}, 1);
+    r = hl_testd_request(&d, "GET", "/v1/stats?from=2026-07-01&to=2026-09-30&by=week", d.tokens.network, NULL,
+                         NULL, &status, NULL);
+    cr_expect_eq(status, 400);
+    cr_expect_str_eq(it_str(r, "error/field"), "by");
+    json_decref(r);
 }
 
 Test(stats, total_contacts_matches_and_k_floor)

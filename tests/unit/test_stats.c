@@ -336,6 +336,46 @@ static size_t value_index(const hl_stats_table_t *t, size_t d, const char *value
     return SIZE_MAX;
 }
 
+/* week: the Monday of each ISO week the range touches; every day read from stats_daily, since
+ * a whole month's row in stats_monthly has no days to place in weeks. */
+Test(stats_db, weeks_from_days_even_over_whole_months, .init = setup, .fini = teardown, .timeout = 60)
+{
+    hl_taxonomy_t *tax = load_taxonomy();
+    hl_stat_dim_t week[] = {HL_STAT_WEEK};
+    hl_stats_query_t q = query("2026-11-29", "2027-01-03", false, 1, week);
+    hl_stats_table_t *t = NULL;
+    const char *field = NULL;
+    static const char *const mondays[] = {"2026-11-23", "2026-11-30", "2026-12-07",
+                                          "2026-12-14", "2026-12-21", "2026-12-28"};
+    static const uint64_t want[] = {2, 7, 5, 0, 0, 1};
+
+    /* Sunday 29 Nov, Monday 30 Nov, Sunday 6 Dec, Monday 7 Dec, Sunday 3 Jan; December whole. */
+    exec("INSERT INTO stats_daily VALUES (1, '2026-11-29', 'total', '', '', '', '', '', '', '', 2),"
+         " (1, '2026-11-30', 'total', '', '', '', '', '', '', '', 3),"
+         " (1, '2026-12-06', 'total', '', '', '', '', '', '', '', 4),"
+         " (1, '2026-12-07', 'total', '', '', '', '', '', '', '', 5),"
+         " (1, '2027-01-03', 'total', '', '', '', '', '', '', '', 1)");
+    exec("INSERT INTO stats_monthly VALUES (1, '2026-11-01', 'total', '', '', '', '', '', '', '', 5),"
+         " (1, '2026-12-01', 'total', '', '', '', '', '', '', '', 9),"
+         " (1, '2027-01-01', 'total', '', '', '', '', '', '', '', 1)");
+    cr_assert_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_OK);
+    cr_assert_eq(t->nvalues[0], 6, "six ISO weeks touched");
+    for (size_t i = 0; i < 6; i++) {
+        size_t at = value_index(t, 0, mondays[i]);
+        cr_assert_neq(at, SIZE_MAX, "week of %s", mondays[i]);
+        cr_expect_eq(t->counts[at], want[i], "week of %s: %llu", mondays[i],
+                     (unsigned long long)t->counts[at]);
+    }
+    cr_expect_eq(t->total, 15);
+    hl_stats_table_free(t);
+
+    /* Network users' slices are calendar months: no weeks for them. */
+    q.sliced = true;
+    cr_expect_eq(hl_stats_fetch(conn, tax, &q, &t, &field), HL_EINVAL);
+    cr_expect_str_eq(field, "by");
+    hl_taxonomy_free(tax);
+}
+
 /*
  * Referral and case status cells (levels 'referral' and 'case_status', migration 0010) beside
  * contact cells of the same helpline and months: each table reads its own level, its total is
