@@ -1,9 +1,9 @@
 // #/dashboard (supervisor, admin): GET /v1/stats for a chosen period. Four tables, each one
-// request and each protected by the daemon on its own: contacts per month (line), by category
+// request and each protected by the daemon on its own: contacts per week (line), by category
 // (bars), age band x gender (table), channels (bars). Suppressed cells are shown as "<k" and
 // never as a number; charts leave a gap labelled "<k". Nothing is added up here: the only total
-// shown is the daemon's total_contacts. The statistics API counts by calendar month; it has no
-// week or day dimension, so the time series is per month.
+// shown is the daemon's total_contacts. Weeks are ISO weeks named by their Monday (the `week`
+// dimension); the first and last may be partial, counting only the days of the period.
 import {api, qs} from '../lib/api.js';
 import {h, put, field, loadScript} from '../lib/dom.js';
 import {t, lang, tlabel} from '../lib/i18n.js';
@@ -50,22 +50,22 @@ export function thisYear(now) {
   return {from: iso(y, 0, 1), to: iso(y, 11, 31)};
 }
 
-// "YYYY-MM" of every month from FROM to TO (the daemon's vocabulary for `month`).
-function monthsOf(from, to) {
+// "YYYY-MM-DD" of the Monday of every ISO week FROM..TO touches (the daemon's vocabulary for `week`).
+function weeksOf(from, to) {
   const out = [];
-  let y = Number(from.slice(0, 4)), m = Number(from.slice(5, 7));
-  const ly = Number(to.slice(0, 4)), lm = Number(to.slice(5, 7));
-  while ((y < ly || (y === ly && m <= lm)) && out.length < 1200) {
-    out.push(String(y).padStart(4, '0') + '-' + String(m).padStart(2, '0'));
-    m += 1;
-    if (m > 12) { m = 1; y += 1; }
+  const day = 86400000;
+  const first = Date.parse(from + 'T00:00:00Z'), last = Date.parse(to + 'T00:00:00Z');
+  let w = first - ((new Date(first).getUTCDay() + 6) % 7) * day;
+  while (w <= last && out.length < 6000) {
+    out.push(new Date(w).toISOString().slice(0, 10));
+    w += 7 * day;
   }
   return out;
 }
 
-function monthName(ym) {
-  const d = new Date(Date.UTC(Number(ym.slice(0, 4)), Number(ym.slice(5, 7)) - 1, 1));
-  return new Intl.DateTimeFormat(lang(), {month: 'short', year: 'numeric', timeZone: 'UTC'}).format(d);
+function weekName(monday) {
+  const d = new Date(monday + 'T00:00:00Z');
+  return t('dashboard.week_of', {date: new Intl.DateTimeFormat(lang(), {day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC'}).format(d)});
 }
 
 // ---- labels ----
@@ -75,7 +75,7 @@ function labeller(categories) {
   return {
     dimLabel: (dim) => t('dashboard.dim.' + dim),
     label(dim, value) {
-      if (dim === 'month') return monthName(value);
+      if (dim === 'week') return weekName(value);
       if (dim === 'category' || dim === 'subcategory') return byCode.has(value) ? tlabel(byCode.get(value)) : value;
       if (dim === 'age_band') return value === 'unknown' ? t('dashboard.age_unknown') : value;
       return vname(dim, value);
@@ -148,7 +148,7 @@ function chart(kind, g, lab, k, title) {
       indexAxis: horizontal ? 'y' : 'x',
       scales: {
         [horizontal ? 'x' : 'y']: {beginAtZero: true, ticks: {precision: 0}},
-        // A line over few months (one, say) keeps its points off the axes.
+        // A line over few weeks (one, say) keeps its points off the axes.
         ...(kind === 'line' ? {x: {offset: true}} : {}),
         // Long category names are cut on narrow screens (the table has them whole).
         ...(horizontal ? {y: {ticks: {callback(v) {
@@ -175,7 +175,7 @@ function chart(kind, g, lab, k, title) {
 // ---- the page ----
 
 const TABLES = [
-  {id: 'month', by: ['month'], chart: 'line'},
+  {id: 'week', by: ['week'], chart: 'line'},
   {id: 'category', by: ['category'], chart: 'hbar'},
   {id: 'age_gender', by: ['age_band', 'gender'], chart: null},
   {id: 'channel', by: ['channel'], chart: 'bar'},
@@ -257,7 +257,7 @@ async function load(results, status, ctx) {
   const k = replies[0].k;
   const total = replies[1].total_contacts || {count: null, suppressed: true};
   const vocab = {
-    month: monthsOf(from, to),
+    week: weeksOf(from, to),
     category: tops.length ? tops.map((c) => c.code) : null,
     age_band: AGE_BANDS,
     gender: VOCAB.gender,
@@ -282,7 +282,6 @@ async function load(results, status, ctx) {
     const title = t('dashboard.table.' + tb.id);
     const section = h('section', {class: 'stat-block', id: 'dash-' + tb.id, 'aria-labelledby': 'dash-h-' + tb.id},
       h('h2', {id: 'dash-h-' + tb.id}, title));
-    if (tb.id === 'month') section.appendChild(h('p', {class: 'hint'}, t('dashboard.per_month_note')));
     if (tb.chart) {
       const c = chart(tb.chart, g, lab, reply.k, title);
       if (c) section.appendChild(c);
