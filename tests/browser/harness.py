@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -392,6 +392,17 @@ class BrowserTest(unittest.TestCase):
     def gone(self, css, timeout=WAIT):
         return self.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, css)), timeout,
                          "%s hidden" % css)
+
+    def click(self, css):
+        """Clicks CSS, finding it again if the page re-rendered it in between (the nav is rebuilt
+        at every route)."""
+        def clicked(d):
+            try:
+                d.find_element(By.CSS_SELECTOR, css).click()
+                return True
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False
+        self.wait(clicked, msg="click %s" % css)
 
     def open(self, hash_=""):
         self.d.get(self.s.url + "/" + hash_)

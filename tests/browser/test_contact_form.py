@@ -34,7 +34,7 @@ class ContactFormTest(BrowserTest):
 
     def save(self):
         """Saves the form; returns the new contact's id from #saved."""
-        self.d.find_element(By.CSS_SELECTOR, "#save").click()
+        self.click("#save")
         return self.saved_id()
 
     def saved_id(self):
