@@ -112,7 +112,8 @@ Test(session_tokens, altered_unknown_and_wrong_csrf_fail)
     snprintf(longer, sizeof(longer), "%sA", csrf);
     cr_assert_eq(hl_crypto_session_csrf_check(kr, sel, longer), HL_ECRYPTO);
     char shorter[HL_CRYPTO_CSRF_LEN];
-    snprintf(shorter, sizeof(shorter), "%s", csrf);
+    memcpy(shorter, csrf, HL_CRYPTO_CSRF_LEN - 1); /* the last character cut */
+    shorter[HL_CRYPTO_CSRF_LEN - 1] = '\0';
     cr_assert_eq(hl_crypto_session_csrf_check(kr, sel, shorter), HL_ECRYPTO);
     cr_assert_eq(hl_crypto_session_csrf_check(kr, sel, NULL), HL_ECRYPTO);
     cr_assert_geq(hl_crypto_failures(HL_CRYPTO_FAIL_TOKEN), before + 8);
