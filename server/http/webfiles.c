@@ -155,7 +155,8 @@ static int load_file(walk_t *w, int fd, const char *path, const char *type, off_
     int rc = HL_EINVAL;
     hl_webfile_t key = {.path = (char *)(uintptr_t)path};
 
-    if (bsearch(&key, w->files->files, w->taken, sizeof(key), by_path) != NULL) {
+    /* bsearch must not be given a NULL table, even with no element (C11 7.22.5). */
+    if (w->taken > 0 && bsearch(&key, w->files->files, w->taken, sizeof(key), by_path) != NULL) {
         hl_log(HL_LOG_WARN, "web: %s/%s not served: %s is Chart.js's", w->root, rel, path);
         close(fd);
         return HL_OK;
