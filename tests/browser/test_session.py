@@ -88,6 +88,8 @@ class SessionTest(BrowserTest):
         self.assertEqual(r["status"], 201, r)
 
     def test_api_replies_are_not_cached(self):
+        self.open()
+        self.visible("#login")
         r = self.fetch("GET", "/v1/session")
         self.assertEqual(r["status"], 401)
         self.assertIn("no-store", r["headers"].get("cache-control", ""))
