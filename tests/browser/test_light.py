@@ -51,8 +51,11 @@ class LightTest(BrowserTest):
                   msg="navigation timing complete")
         return self.d.execute_script("""
             const n = performance.getEntriesByType('navigation')[0];
+            const files = [n].concat(performance.getEntriesByType('resource')
+                .filter(r => r.name.startsWith(location.origin) && !r.name.includes('/v1/')));
             return {interactive: n.domInteractive, dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd,
-                    form: window.__hlFormAt, transfer: n.transferSize};
+                    form: window.__hlFormAt, files: files.length,
+                    bytes: files.reduce((a, r) => a + r.decodedBodySize, 0)};
         """)
 
     def test_contact_form_time_to_interactive(self):
@@ -68,9 +71,11 @@ class LightTest(BrowserTest):
             self.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})
         med = {k: statistics.median(w[k] for w in warm) for k in ("interactive", "dcl", "load", "form")}
         print("\ncontact form, ms from navigation start: cold domInteractive %.0f, DOMContentLoaded %.0f, "
-              "load %.0f, #contact-form %.0f; warm (median of 5) %.0f, %.0f, %.0f, %.0f"
+              "load %.0f, #contact-form %.0f; warm (median of 5) %.0f, %.0f, %.0f, %.0f; "
+              "%d static files, %d bytes"
               % (cold["interactive"], cold["dcl"], cold["load"], cold["form"],
-                 med["interactive"], med["dcl"], med["load"], med["form"]), file=sys.stderr)
+                 med["interactive"], med["dcl"], med["load"], med["form"], cold["files"], cold["bytes"]),
+              file=sys.stderr)
         for t in [cold] + warm:
             self.assertLessEqual(t["interactive"], t["dcl"])
             self.assertGreater(t["form"], 0)
