@@ -155,7 +155,6 @@ static int load_file(walk_t *w, int fd, const char *path, const char *type, off_
     int rc = HL_EINVAL;
     hl_webfile_t key = {.path = (char *)(uintptr_t)path};
 
-    /* bsearch must not be given a NULL table, even with no element (C11 7.22.5). */
     if (w->taken > 0 && bsearch(&key, w->files->files, w->taken, sizeof(key), by_path) != NULL) {
         hl_log(HL_LOG_WARN, "web: %s/%s not served: %s is Chart.js's", w->root, rel, path);
         close(fd);
@@ -324,6 +323,13 @@ void hl_webfiles_free(hl_webfiles_t *files)
     free(files);
 }
 
+/* qsort and bsearch must not be given a NULL table, even with no element (C11 7.22.5). */
+static void sort_files(hl_webfiles_t *files)
+{
+    if (files->n > 0)
+        qsort(files->files, files->n, sizeof(*files->files), by_path);
+}
+
 int hl_webfiles_load(const char *web_dir, const char *chartjs_dir, hl_webfiles_t **out)
 {
     hl_webfiles_t *files = calloc(1, sizeof(*files));
@@ -337,11 +343,11 @@ int hl_webfiles_load(const char *web_dir, const char *chartjs_dir, hl_webfiles_t
                    "Chart.js (" HL_WEBFILES_CHARTJS_PREFIX "/)");
     if (rc != HL_OK)
         goto out;
-    qsort(files->files, files->n, sizeof(*files->files), by_path);
+    sort_files(files);
     rc = load_tree(files, web_dir, "", "the web application");
     if (rc != HL_OK)
         goto out;
-    qsort(files->files, files->n, sizeof(*files->files), by_path);
+    sort_files(files);
     /* The headers point into the entries: set once they stay where they are. */
     for (size_t i = 0; i < files->n; i++)
         file_headers(&files->files[i]);
@@ -368,7 +374,7 @@ const hl_webfile_t *hl_webfiles_find(const hl_webfiles_t *files, const char *pat
     if (!plain_path(path))
         return NULL;
     key.path = (char *)(uintptr_t)path;
-    return bsearch(&key, files->files, files->n, sizeof(*files->files), by_path);
+    return files->n > 0 ? bsearch(&key, files->files, files->n, sizeof(*files->files), by_path) : NULL;
 }
 
 bool hl_webfiles_etag_matches(const char *if_none_match, const char *etag)
