@@ -15,6 +15,7 @@
 #include "access/throttle.h"
 #include "config.h"
 #include "crypto.h"
+#include "db/dbjobs.h"
 #include "db/dbpool.h"
 #include "health.h"
 #include "http/http.h"
@@ -35,6 +36,7 @@ typedef struct hl_app {
     hl_health_t *health;
     hl_dbpool_t *pool;      /* database_url: everything that writes, and reads that must see it */
     hl_dbpool_t *read_pool; /* read_database_url (may lag behind): statistics, reports; else pool */
+    hl_dbjobs_t *db_jobs;   /* handlers' database work off the HTTP threads (case notes); pool's */
     hl_auth_t *auth;
     hl_sessions_t *sessions; /* web sessions */
     hl_throttle_t *throttle; /* failed logins */

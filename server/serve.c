@@ -115,7 +115,10 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         hl_auth_new(app.keyring, app.pool, &aopts, &app.auth) != HL_OK ||
         hl_sessions_new(app.keyring, app.pool, &sopts, &app.sessions) != HL_OK ||
         hl_throttle_new(&app.throttle) != HL_OK ||
-        hl_hasher_start(HL_HASHER_THREADS, HL_HASHER_QUEUE, &app.hasher) != HL_OK)
+        hl_hasher_start(HL_HASHER_THREADS, HL_HASHER_QUEUE, &app.hasher) != HL_OK ||
+        /* a queue slot for every connection (one request each at a time): only a stopping
+         * db_jobs refuses a note; its threads take their connections from app.pool (db/dbjobs.h) */
+        hl_dbjobs_start((unsigned)cfg->threads, (unsigned)cfg->max_connections, &app.db_jobs) != HL_OK)
         goto out;
     /* Only routes that read, and may read a little in the past, take app.read_pool (docs/scale-out.md). */
     if (app.read_pool == NULL)
@@ -157,7 +160,8 @@ out:
     if (app.writer != NULL)
         hl_writer_stop(app.writer);
     hl_merger_stop(app.merger);
-    hl_hasher_stop(app.hasher); /* answers the logins it holds while HTTP can still send them */
+    hl_hasher_stop(app.hasher);  /* answers the logins it holds while HTTP can still send them */
+    hl_dbjobs_stop(app.db_jobs); /* likewise the notes */
     hl_http_stop(app.http);
     hl_webfiles_free(app.web);
     hl_health_stop(app.health);

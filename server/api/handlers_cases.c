@@ -129,9 +129,8 @@ static void finish(ctx_t *x)
     hl_case_row_clear(&x->c);
 }
 
-/* The path's ids (N_IDS 1 or 2; malformed ones are 404) and a connection. false: answered (call
- * finish()). */
-static bool open_request(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids)
+/* The path's ids (N_IDS 1 or 2; malformed ones are 404). false: answered. */
+static bool path_ids(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids)
 {
     const char *arg = hl_http_path_arg(req), *slash = strchr(arg, '/');
     size_t first = slash != NULL ? (size_t)(slash - arg) : strlen(arg);
@@ -148,16 +147,21 @@ static bool open_request(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids)
         hl_http_reply_error(req, 404, "not_found", "no such record in this case", NULL);
         return false;
     }
-    if ((x->conn = hl_dbpool_acquire(app->pool, 2000)) == NULL) {
-        reply_internal(req, HL_EDB);
-        return false;
-    }
     return true;
 }
 
+/* A connection for X. false: answered (call finish()). */
+static bool connect_db(ctx_t *x)
+{
+    if ((x->conn = hl_dbpool_acquire(x->app->pool, 2000)) != NULL)
+        return true;
+    reply_internal(x->req, HL_EDB);
+    return false;
+}
+
 /*
- * The common start of a case request: open_request(), then for a WRITE a transaction with the
- * case row locked, for a read the case with its sealed fields and the read's audit row when the
+ * The common start of a case request: path_ids() and connect_db(), then for a WRITE a transaction
+ * with the case row locked, for a read the case with its sealed fields and the read's audit row when the
  * caller writes the case (hl_cases_read), the case (404 when not in the caller's helpline) and
  * what the caller may see of it. false: answered (call finish()).
  */
@@ -166,7 +170,7 @@ static bool begin(ctx_t *x, hl_app_t *app, hl_request_t *req, int n_ids, bool wr
     hl_case_caller_t caller;
     int rc;
 
-    if (!open_request(x, app, req, n_ids))
+    if (!path_ids(x, app, req, n_ids) || !connect_db(x))
         return false;
     if (write && hl_db_exec(x->conn, "BEGIN") != HL_OK) {
         reply_internal(req, HL_EDB);
@@ -565,40 +569,80 @@ void hl_handle_cases_patch(hl_request_t *req, void *arg)
 
 /* ---- notes and referrals ------------------------------------------------------------------- */
 
-void hl_handle_cases_note(hl_request_t *req, void *arg)
-{
+/* A note on its way: sealed on the HTTP thread (the text goes no further), stored by a db_jobs
+ * thread, which answers. */
+typedef struct {
     ctx_t x;
-    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_NOTE);
     hl_case_entry_t e;
-    hl_case_caller_t caller;
+} note_job_t;
+
+static void note_job_free(note_job_t *j)
+{
+    free(j->e.text.data);
+    finish(&j->x);
+    free(j);
+}
+
+static void store_note(void *arg)
+{
+    note_job_t *j = arg;
+    hl_case_caller_t caller = caller_of(j->x.who);
     int rc;
 
-    memset(&x, 0, sizeof(x));
-    memset(&e, 0, sizeof(e));
-    if (in == NULL || !open_request(&x, arg, req, 1))
-        goto out;
-    new_id(e.id);
-    e.kind = HL_CASE_ENTRY_NOTE;
-    e.by = x.who->user_id;
-    caller = caller_of(x.who);
+    if (!connect_db(&j->x)) {
+        note_job_free(j);
+        return;
+    }
     /* One statement checks the writer, locks and stamps the case and appends the entry
      * (hl_cases_add_note): no transaction of several round trips held open across them. */
-    if ((rc = hl_cases_seal(x.app->keyring, HL_CASES_ENTRIES, "text", x.case_id, e.id, in->text, &e.text)) ==
-        HL_OK)
-        rc = hl_cases_add_note(x.conn, &caller, x.case_id, &e);
+    rc = hl_cases_add_note(j->x.conn, &caller, j->x.case_id, &j->e);
     if (rc == HL_ENOTFOUND)
-        reply_not_found(req);
+        reply_not_found(j->x.req);
     else if (rc == HL_EPERM)
-        reply_not_writer(req, NULL);
+        reply_not_writer(j->x.req, NULL);
     else if (rc != HL_OK)
-        reply_internal(req, rc);
+        reply_internal(j->x.req, rc);
     else
-        hl_http_reply_json(req, 201,
-                           json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", e.id, "case_id", x.case_id, "kind",
-                                     "note", "at", hl_case_time_json(true, e.at), "by", x.who->name));
+        hl_http_reply_json(j->x.req, 201,
+                           json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", j->e.id, "case_id", j->x.case_id,
+                                     "kind", "note", "at", hl_case_time_json(true, j->e.at), "by",
+                                     j->x.who->name));
+    note_job_free(j); /* nothing of the request is touched after its reply */
+}
+
+void hl_handle_cases_note(hl_request_t *req, void *arg)
+{
+    hl_app_t *app = arg;
+    hl_case_input_t *in = parse_body(req, HL_CASE_BODY_NOTE);
+    note_job_t *j = NULL;
+    int rc;
+
+    if (in == NULL)
+        return;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        reply_internal(req, HL_ENOMEM);
+        goto out;
+    }
+    if (!path_ids(&j->x, app, req, 1))
+        goto out;
+    new_id(j->e.id);
+    j->e.kind = HL_CASE_ENTRY_NOTE;
+    j->e.by = j->x.who->user_id;
+    if ((rc = hl_cases_seal(app->keyring, HL_CASES_ENTRIES, "text", j->x.case_id, j->e.id, in->text,
+                            &j->e.text)) != HL_OK) {
+        reply_internal(req, rc);
+        goto out;
+    }
+    /* Deferred first: the job may answer before submit returns. Its wait for PostgreSQL then
+     * holds up no other connection of this HTTP thread (db/dbjobs.h). */
+    hl_http_defer(req);
+    if (hl_dbjobs_submit(app->db_jobs, store_note, j))
+        j = NULL;
+    else
+        hl_http_reply_error(req, 503, "unavailable", "cannot store notes now; nothing was stored", NULL);
 out:
-    free(e.text.data);
-    finish(&x);
+    if (j != NULL)
+        note_job_free(j);
     hl_case_input_free(in);
 }
 

@@ -632,6 +632,84 @@ Test(cases, a_note_checks_its_writer_on_the_locked_row_and_refused_notes_change_
                  "its creator still writes it");
 }
 
+/* A note waits for PostgreSQL on a db_jobs thread, not on the HTTP thread that took it: with one
+ * HTTP thread, a note held up by a lock on its case row does not hold up a read on another
+ * connection. (On the HTTP thread, the read waited until the pool's 3 s deadline cut the note
+ * off.) */
+static void one_http_thread(hl_testd_t *t)
+{
+    size_t len = 0;
+    char *conf = hl_testd_read_file(t->conf, &len), *at;
+    FILE *f;
+
+    cr_assert_not_null(conf);
+    cr_assert_not_null(at = strstr(conf, "threads = 4\n"), "the test daemon's config changed");
+    at[10] = '1';
+    cr_assert_not_null(f = fopen(t->conf, "w"));
+    cr_assert_eq(fwrite(conf, 1, len, f), len);
+    fclose(f);
+    free(conf);
+}
+
+static void start_one_thread(void)
+{
+    hl_testd_opts_t opts = {.before_serve = one_http_thread};
+
+    hl_testd_start(&d, &opts);
+}
+
+TestSuite(cases_jobs, .init = start_one_thread, .fini = stop, .timeout = 60);
+
+static void *post_note_as_amina(void *arg)
+{
+    note_t *n = arg;
+
+    json_decref(hl_testd_request(&d, "POST", n->path, d.tokens.counsellor, "application/json",
+                                 "{\"text\":\"waited\"}", &n->status, NULL));
+    return NULL;
+}
+
+Test(cases_jobs, a_note_waiting_for_the_database_holds_up_no_other_connection)
+{
+    char locked[64], other[64], sql[256];
+    note_t n = {.status = 0};
+    pthread_t th;
+    PGconn *conn = hl_testd_db(&d);
+    PGresult *res;
+
+    new_case(d.tokens.counsellor, "{'label': 'Locked'}", locked);
+    new_case(d.tokens.counsellor, "{'label': 'Other'}", other);
+    PQclear(PQexec(conn, "BEGIN"));
+    snprintf(sql, sizeof(sql), "UPDATE cases SET priority = 'low' WHERE id = '%s'", locked);
+    res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
+    PQclear(res);
+    snprintf(n.path, sizeof(n.path), "/v1/cases/%s/notes", locked);
+    cr_assert_eq(pthread_create(&th, NULL, post_note_as_amina, &n), 0);
+    long waiting = 0;
+    for (int i = 0; i < 500 && waiting == 0; i++) {
+        waiting = scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                         " AND query LIKE '%%INSERT INTO case_entries%%'");
+        if (waiting == 0)
+            usleep(10000);
+    }
+    cr_expect_eq(waiting, 1, "the note waits for the case row");
+
+    double t0 = hl_testd_now();
+    json_t *r = NULL;
+    cr_expect_eq(call(&r, "GET", d.tokens.counsellor, NULL, "/v1/cases/%s", other), 200);
+    double took = hl_testd_now() - t0;
+    json_decref(r);
+    cr_expect_lt(took, 1.5, "the read waited %.2f s for the note of another connection", took);
+
+    PQclear(PQexec(conn, "COMMIT"));
+    pthread_join(th, NULL);
+    PQfinish(conn);
+    cr_expect_eq(n.status, 201, "the note is stored once the row is free");
+    cr_expect_eq(scalar("SELECT count(*) FROM case_entries WHERE kind = 'note' AND case_id = '%s'", locked),
+                 1);
+}
+
 /* ---- links --------------------------------------------------------------------------------- */
 
 Test(cases, link_and_unlink_contacts)

@@ -410,9 +410,11 @@ static void fixture(reply_fixture_t *f, const char *note)
     cr_assert_eq(hl_cases_seal(f->kr, HL_CASES_TABLE, "label", CASE_A, NULL, "Label " MARKER, &f->c.label),
                  HL_OK);
 
+    static const char *const ids[4] = {ENTRY_1, ENTRY_2, "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b13",
+                                       "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b14"};
     hl_case_entry_t *e = f->e;
     for (int i = 0; i < 4; i++) {
-        snprintf(e[i].id, sizeof(e[i].id), "0b5c2f7e-8a1d-4f3e-9c6b-2d7e1f0a9b1%d", i);
+        snprintf(e[i].id, sizeof(e[i].id), "%s", ids[i]);
         e[i].at = T0 + i;
         snprintf(e[i].by_name, sizeof(e[i].by_name), "amina");
         e[i].channel = e[i].contact_type = -1;
