@@ -88,7 +88,7 @@ class Stack:
     def start(self):
         for path in (HELPLINED, HELPLINE):
             if not os.access(path, os.X_OK):
-                raise RuntimeError("%s is missing: build it first (make HL_BUILD=...)" % path)
+                raise RuntimeError("%s is missing: build it first (make), or set HL_BUILD to its build directory" % path)
         # Chromium starts (seconds) while PostgreSQL and the daemon are set up.
         failed = []
 
@@ -281,19 +281,24 @@ class Stack:
 
 
 _stack = None
+_start_error = None
 
 
 def stack():
-    """The process's stack, started on first use."""
-    global _stack
+    """The process's stack, started on first use. A start that failed is not tried again for
+    the next test class: its error is raised again at once."""
+    global _stack, _start_error
+    if _start_error is not None:
+        raise RuntimeError("the stack did not start (see the first error): %s" % _start_error)
     if _stack is None:
         s = Stack()
         _stack = s
         try:
             s.start()
-        except BaseException:
+        except BaseException as e:
             s.stop()
             _stack = None
+            _start_error = e
             raise
     return _stack
 
