@@ -130,14 +130,16 @@ deps:
 
 # Unit tests need a real PostgreSQL too (the migration runner): scripts/with-pg
 # starts a throw-away cluster and stops it whatever happens.
+# Criterion's runner leaks its timeout watchdog's records under LeakSanitizer (tests/lsan.supp).
+SAN_ENV = $(if $(SANITIZE),LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp)
 check: deps
 	@$(MAKE) --no-print-directory $(UNIT)
-	scripts/with-pg $(UNIT) $(CRITERION_ARGS)
+	$(SAN_ENV) scripts/with-pg $(UNIT) $(CRITERION_ARGS)
 
 # Each integration test starts its own daemon (and the durability suite its own PostgreSQL):
 # two at a time suit a 2-core machine. CRITERION_ARGS adds to it (a later --jobs wins).
 INTEG_ARGS ?= --jobs 2
-INTEG_ENV = HL_BUILD=$(BUILD) $(if $(SANITIZE),LSAN_OPTIONS=suppressions=$(CURDIR)/tests/integration/lsan.supp)
+INTEG_ENV = HL_BUILD=$(BUILD) $(SAN_ENV)
 integration: deps
 	@$(MAKE) --no-print-directory $(INTEG) $(HELPLINED) $(HELPLINE) $(HELPLINE_CDR)
 	$(if $(INTEG_SRCS),$(INTEG_ENV) scripts/with-pg $(INTEG) $(INTEG_ARGS) $(CRITERION_ARGS),@echo "no integration tests yet")
