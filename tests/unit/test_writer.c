@@ -777,10 +777,12 @@ Test(writer, connections_are_named)
     cr_assert_eq(named, 2);
 }
 
-/* Ungranted locks in the cluster: writer transactions waiting for another transaction. */
+/* Ungranted locks in the test's database (other tests run beside it in the cluster): writer
+ * transactions waiting for another transaction. */
 static long waiting_locks(void)
 {
-    return hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    return hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted AND database ="
+                                  " (SELECT oid FROM pg_database WHERE datname = current_database())");
 }
 
 static void wait_for_waiting_locks(long n)
