@@ -777,12 +777,13 @@ Test(writer, connections_are_named)
     cr_assert_eq(named, 2);
 }
 
-/* Ungranted locks in the test's database (other tests run beside it in the cluster): writer
- * transactions waiting for another transaction. */
+/* Ungranted locks of the test database's sessions (other tests run beside it in the cluster):
+ * writer transactions waiting for another transaction. By session, since a transaction id lock
+ * names no database. */
 static long waiting_locks(void)
 {
-    return hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted AND database ="
-                                  " (SELECT oid FROM pg_database WHERE datname = current_database())");
+    return hl_pgtest_scalar(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
+                                  " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())");
 }
 
 static void wait_for_waiting_locks(long n)
