@@ -16,6 +16,7 @@
 
 #include "admin/admin.h"
 #include "app.h"
+#include "casework/cases.h"
 #include "log.h"
 
 /* jansson holds copies of request bodies (names, phone numbers, summaries) while it parses
@@ -117,8 +118,9 @@ static int serve(const hl_config_t *cfg, const char *config_path)
         hl_throttle_new(&app.throttle) != HL_OK ||
         hl_hasher_start(HL_HASHER_THREADS, HL_HASHER_QUEUE, &app.hasher) != HL_OK ||
         /* a queue slot for every connection (one request each at a time): only a stopping
-         * db_jobs refuses a note; its threads take their connections from app.pool (db/dbjobs.h) */
-        hl_dbjobs_start((unsigned)cfg->threads, (unsigned)cfg->max_connections, &app.db_jobs) != HL_OK)
+         * db_jobs refuses a note; its threads store the notes queued in batches (db/dbjobs.h) */
+        hl_dbjobs_start(HL_DBJOBS_THREADS, (unsigned)cfg->max_connections, HL_CASES_NOTES_MAX,
+                        &app.db_jobs) != HL_OK)
         goto out;
     /* Only routes that read, and may read a little in the past, take app.read_pool (docs/scale-out.md). */
     if (app.read_pool == NULL)

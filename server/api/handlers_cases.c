@@ -570,9 +570,10 @@ void hl_handle_cases_patch(hl_request_t *req, void *arg)
 /* ---- notes and referrals ------------------------------------------------------------------- */
 
 /* A note on its way: sealed on the HTTP thread (the text goes no further), stored by a db_jobs
- * thread, which answers. */
+ * thread, with the other notes queued behind it, which answers. */
 typedef struct {
     ctx_t x;
+    hl_case_caller_t caller;
     hl_case_entry_t e;
 } note_job_t;
 
@@ -583,19 +584,8 @@ static void note_job_free(note_job_t *j)
     free(j);
 }
 
-static void store_note(void *arg)
+static void reply_note(const note_job_t *j, int rc)
 {
-    note_job_t *j = arg;
-    hl_case_caller_t caller = caller_of(j->x.who);
-    int rc;
-
-    if (!connect_db(&j->x)) {
-        note_job_free(j);
-        return;
-    }
-    /* One statement checks the writer, locks and stamps the case and appends the entry
-     * (hl_cases_add_note): no transaction of several round trips held open across them. */
-    rc = hl_cases_add_note(j->x.conn, &caller, j->x.case_id, &j->e);
     if (rc == HL_ENOTFOUND)
         reply_not_found(j->x.req);
     else if (rc == HL_EPERM)
@@ -607,7 +597,33 @@ static void store_note(void *arg)
                            json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", j->e.id, "case_id", j->x.case_id,
                                      "kind", "note", "at", hl_case_time_json(true, j->e.at), "by",
                                      j->x.who->name));
-    note_job_free(j); /* nothing of the request is touched after its reply */
+}
+
+/* The db_jobs batch of N notes: one statement and one commit for them all (hl_cases_add_notes);
+ * should that fail, each note again on its own, so that none fails for another. */
+static void store_notes(void **args, size_t n)
+{
+    note_job_t *first = args[0];
+    hl_case_note_t notes[HL_CASES_NOTES_MAX];
+    PGconn *conn = hl_dbpool_acquire(first->x.app->pool, 2000);
+    int rc = conn != NULL ? HL_OK : HL_EDB;
+
+    for (size_t i = 0; i < n; i++) {
+        note_job_t *j = args[i];
+        notes[i] = (hl_case_note_t){&j->caller, j->x.case_id, &j->e, HL_EDB};
+    }
+    if (rc == HL_OK)
+        rc = hl_cases_add_notes(conn, notes, n);
+    for (size_t i = 0; rc != HL_OK && conn != NULL && n > 1 && i < n; i++)
+        if (hl_cases_add_notes(conn, &notes[i], 1) != HL_OK)
+            notes[i].rc = HL_EDB;
+    if (n == 1 && rc != HL_OK)
+        notes[0].rc = rc;
+    hl_dbpool_release(first->x.app->pool, conn);
+    for (size_t i = 0; i < n; i++) {
+        reply_note(args[i], notes[i].rc);
+        note_job_free(args[i]); /* nothing of the request is touched after its reply */
+    }
 }
 
 void hl_handle_cases_note(hl_request_t *req, void *arg)
@@ -628,6 +644,7 @@ void hl_handle_cases_note(hl_request_t *req, void *arg)
     new_id(j->e.id);
     j->e.kind = HL_CASE_ENTRY_NOTE;
     j->e.by = j->x.who->user_id;
+    j->caller = caller_of(j->x.who);
     if ((rc = hl_cases_seal(app->keyring, HL_CASES_ENTRIES, "text", j->x.case_id, j->e.id, in->text,
                             &j->e.text)) != HL_OK) {
         reply_internal(req, rc);
@@ -636,7 +653,7 @@ void hl_handle_cases_note(hl_request_t *req, void *arg)
     /* Deferred first: the job may answer before submit returns. Its wait for PostgreSQL then
      * holds up no other connection of this HTTP thread (db/dbjobs.h). */
     hl_http_defer(req);
-    if (hl_dbjobs_submit(app->db_jobs, store_note, j))
+    if (hl_dbjobs_submit(app->db_jobs, store_notes, j))
         j = NULL;
     else
         hl_http_reply_error(req, 503, "unavailable", "cannot store notes now; nothing was stored", NULL);

@@ -440,44 +440,102 @@ int hl_cases_add_entry(PGconn *conn, const char *case_id, hl_case_entry_t *e)
     return rc;
 }
 
-int hl_cases_add_note(PGconn *conn, const hl_case_caller_t *who, const char *case_id, hl_case_entry_t *e)
-{
-    /* One statement, so one round trip and one transaction: the case row is locked by the
-     * UPDATE that stamps it (a writer's other changes wait for it, as for FOR UPDATE), whose
-     * WHERE says who may write, checked again on the row as it is once the lock is had; the
-     * entry is inserted only when that UPDATE found the row. Its second column tells a case
-     * that is not the caller's (403) from none (404). */
-    static const char sql[] =
-        "WITH c AS (UPDATE cases SET updated_at = now() WHERE id = $1 AND helpline_id = $2 "
-        "AND ($3::bool OR created_by = $4::int8 OR assigned_to = $4::int8) RETURNING id), "
-        "e AS (INSERT INTO case_entries (id, case_id, kind, by_user, text) "
-        "SELECT $5, c.id, 'note', $6::int8, $7::bytea FROM c RETURNING at) "
-        "SELECT (SELECT " EPOCH_US(
-            "at") " FROM e), "
-                  "EXISTS (SELECT FROM e) OR EXISTS (SELECT FROM cases WHERE id = $1 AND helpline_id = $2)";
-    char hl[24], writer[24], by[24];
-    const char *values[7] = {case_id,
-                             opt_num(hl, true, who->helpline_id),
-                             who->any_case ? "true" : "false",
-                             opt_num(writer, who->writer_id > 0, who->writer_id),
-                             e->id,
-                             opt_num(by, e->by > 0, e->by),
-                             (const char *)e->text.data};
-    const int lengths[7] = {0, 0, 0, 0, 0, 0, (int)e->text.len};
-    const int formats[7] = {0, 0, 0, 0, 0, 0, 1};
-    PGresult *res = NULL;
-    int rc = run_binary(conn, "note", sql, 7, values, lengths, formats, PGRES_TUPLES_OK, &res);
+/* The statement of N_ROWS notes: their VALUES, the case rows each note's caller writes locked in
+ * id order (batches that run at once wait for each other's rows, never in a cycle), each stamped
+ * once, and the notes whose caller writes the case as it is now, locked, inserted in their
+ * order; then for each note its entry's time, or whether its case is there at all. The WHERE of
+ * the lock is checked again on a row changed while it waited (READ COMMITTED), and the INSERT
+ * checks each note against the rows the UPDATE returns, the case rows as they are once locked:
+ * two notes of one case in a batch by a writer and by someone else store only the first. */
+#define NOTE_PARAMS 7
 
+static char *notes_sql(size_t n_rows)
+{
+    static const char head[] = "WITH n (o, case_id, hl, any_case, writer, id, by_user, text) AS (VALUES ";
+    static const char tail[] =
+        "), l AS (SELECT c.id FROM cases c JOIN n ON c.id = n.case_id AND c.helpline_id = n.hl"
+        " AND (n.any_case OR c.created_by = n.writer OR c.assigned_to = n.writer)"
+        " ORDER BY c.id FOR NO KEY UPDATE OF c),"
+        " u AS (UPDATE cases c SET updated_at = now() WHERE c.id IN (SELECT id FROM l)"
+        " RETURNING c.id, c.created_by, c.assigned_to),"
+        " e AS (INSERT INTO case_entries (id, case_id, kind, by_user, text)"
+        " SELECT n.id, n.case_id, 'note', n.by_user, n.text FROM n JOIN u ON u.id = n.case_id"
+        " WHERE n.any_case OR u.created_by = n.writer OR u.assigned_to = n.writer"
+        " ORDER BY n.o RETURNING id, at)"
+        " SELECT n.o, (extract(epoch FROM e.at) * 1000000)::int8, e.id IS NOT NULL"
+        " OR EXISTS (SELECT FROM cases c WHERE c.id = n.case_id AND c.helpline_id = n.hl)"
+        " FROM n LEFT JOIN e ON e.id = n.id";
+    size_t cap = sizeof(head) + sizeof(tail) + n_rows * 160, len;
+    char *sql = malloc(cap);
+
+    if (sql == NULL)
+        return NULL;
+    len = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t r = 0; r < n_rows; r++) {
+        int p = (int)(r * NOTE_PARAMS);
+        len += (size_t)snprintf(
+            sql + len, cap - len,
+            "%s(%zu::int8, $%d::uuid, $%d::int8, $%d::bool, $%d::int8, $%d::uuid, $%d::int8, "
+            "$%d::bytea)",
+            r > 0 ? ", " : "", r, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7);
+    }
+    snprintf(sql + len, cap - len, "%s", tail);
+    return sql;
+}
+
+int hl_cases_add_notes(PGconn *conn, hl_case_note_t *notes, size_t n)
+{
+    /* Batches of 1, 2, 4, ... HL_CASES_NOTES_MAX rows, the last ones empty (NULL ids match no
+     * case): a few statements for the sessions to prepare. */
+    size_t rows = 1;
+    char nums[HL_CASES_NOTES_MAX][3][24];
+    const char *values[HL_CASES_NOTES_MAX * NOTE_PARAMS] = {NULL};
+    int lengths[HL_CASES_NOTES_MAX * NOTE_PARAMS] = {0}, formats[HL_CASES_NOTES_MAX * NOTE_PARAMS] = {0};
+    PGresult *res = NULL;
+    char *sql;
+    int rc;
+
+    if (n == 0 || n > HL_CASES_NOTES_MAX)
+        return HL_EINVAL;
+    while (rows < n)
+        rows *= 2;
+    for (size_t i = 0; i < n; i++) {
+        const hl_case_caller_t *who = notes[i].who;
+        const hl_case_entry_t *e = notes[i].e;
+        size_t p = i * NOTE_PARAMS;
+        values[p] = notes[i].case_id;
+        values[p + 1] = opt_num(nums[i][0], true, who->helpline_id);
+        values[p + 2] = who->any_case ? "true" : "false";
+        values[p + 3] = opt_num(nums[i][1], who->writer_id > 0, who->writer_id);
+        values[p + 4] = e->id;
+        values[p + 5] = opt_num(nums[i][2], e->by > 0, e->by);
+        values[p + 6] = (const char *)e->text.data;
+        lengths[p + 6] = (int)e->text.len;
+        formats[p + 6] = 1;
+        notes[i].rc = HL_EDB;
+    }
+    for (size_t i = n; i < rows; i++)
+        formats[i * NOTE_PARAMS + 6] = 1;
+    if ((sql = notes_sql(rows)) == NULL)
+        return HL_ENOMEM;
+    rc = run_binary(conn, "notes", sql, (int)(rows * NOTE_PARAMS), values, lengths, formats, PGRES_TUPLES_OK,
+                    &res);
+    free(sql);
     if (rc != HL_OK)
         return rc;
-    if (PQntuples(res) != 1)
-        rc = HL_EDB;
-    else if (!PQgetisnull(res, 0, 0))
-        e->at = i64(res, 0, 0);
-    else
-        rc = flag(res, 0, 1) ? HL_EPERM : HL_ENOTFOUND;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t o = i64(res, r, 0);
+        if (o < 0 || (size_t)o >= n)
+            continue; /* an empty row */
+        if (!PQgetisnull(res, r, 1)) {
+            notes[o].e->at = i64(res, r, 1);
+            notes[o].rc = HL_OK;
+        } else {
+            notes[o].rc = flag(res, r, 2) ? HL_EPERM : HL_ENOTFOUND;
+        }
+    }
     PQclear(res);
-    return rc;
+    return HL_OK;
 }
 
 enum {

@@ -130,12 +130,23 @@ typedef struct hl_case_entry {
 /* Appends E (a new id) to case CASE_ID; E->at gets its time. */
 int hl_cases_add_entry(PGconn *conn, const char *case_id, hl_case_entry_t *e) HL_MUSTCHECK;
 
-/* Appends note E (a new id, its sealed text, its author E->by) to case CASE_ID of WHO's helpline
- * and stamps the case's updated_at, in one statement of its own (autocommit: call it outside a
- * transaction), when WHO writes the case; E->at gets its time. HL_EPERM: WHO does not write it;
- * HL_ENOTFOUND: no such case in that helpline. Nothing is written then. */
-int hl_cases_add_note(PGconn *conn, const hl_case_caller_t *who, const char *case_id,
-                      hl_case_entry_t *e) HL_MUSTCHECK;
+/* A note to append: E (a new id, its sealed text, its author E->by) to case CASE_ID of WHO's
+ * helpline, when WHO writes the case. RC: HL_OK (E->at has its time), HL_EPERM (WHO does not
+ * write it) or HL_ENOTFOUND (no such case in that helpline); nothing is written for those. */
+typedef struct hl_case_note {
+    const hl_case_caller_t *who;
+    const char *case_id;
+    hl_case_entry_t *e;
+    int rc;
+} hl_case_note_t;
+
+#define HL_CASES_NOTES_MAX 32
+
+/* Appends the N notes NOTES (1..HL_CASES_NOTES_MAX) in their order, and stamps the updated_at
+ * of each case written, in one statement of its own (autocommit: call it outside a transaction)
+ * and so one commit; each note's RC. Whether a caller writes a case is decided on the case row
+ * as it is once locked. Any other error is the whole batch's, and nothing is written. */
+int hl_cases_add_notes(PGconn *conn, hl_case_note_t *notes, size_t n) HL_MUSTCHECK;
 
 /* The timeline of CASE_ID ordered by (at, seq): *OUT (free with hl_case_entries_free), *N.
  * Outside a transaction it runs as a prepared statement. */
