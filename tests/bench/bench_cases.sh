@@ -18,12 +18,12 @@
 #      one request at a time, and of POST /v1/cases/{id}/notes at concurrency 16; PASS or MISS
 #      per target.
 #      With each figure, the CPU time helplined and PostgreSQL spent per request (from /proc).
-#   3. BENCH_PGBENCH=1 (the default): pgbench runs the note's statement (the handler's one
-#      statement, hl_cases_add_note: the case row stamped, and so locked, by an UPDATE that
-#      checks the writer, the entry inserted; one transaction) at the same concurrency on the
-#      same database, each client on its own cases, once with -M extended (parsed and planned
-#      every time, as an unnamed statement is) and once with -M prepared (as helplined's pool
-#      runs it): what PostgreSQL alone takes for a note.
+#   3. BENCH_PGBENCH=1 (the default): pgbench runs the note's statement (hl_cases_add_notes with
+#      one note: the case row locked if the caller writes it, stamped, the entry inserted; one
+#      transaction) at the same concurrency on the same database, each client on its own cases,
+#      once with -M extended (parsed and planned every time, as an unnamed statement is) and once
+#      with -M prepared (as helplined's pool runs it): what PostgreSQL alone takes for notes one
+#      at a time (helplined stores the notes that wait in one statement: db/dbjobs.h).
 #   4. BENCH_EXPLAIN=1 (the default): one more request of each kind with auto_explain on in the
 #      PostgreSQL server, and the plans (EXPLAIN ANALYZE, BUFFERS) of the statements these
 #      handlers run, read from the server log.
@@ -39,9 +39,9 @@
 #   BENCH_EXPLAIN (1)          0: no plans
 #   BENCH_DATA (none)          a directory that keeps the loaded cluster, the master key and the
 #                              token between runs: the first run loads it, the next ones (same
-#                              BENCH_CONTACTS, BENCH_CASES, BENCH_COUNSELLORS) skip the loading
-#                              and measure at once, e.g. to compare two builds on the same data
-#                              (each run adds its timeline case and notes)
+#                              BENCH_CONTACTS, BENCH_CASES, BENCH_COUNSELLORS) skip the loading.
+#                              Every run measures on a copy of it, so runs of two builds, one
+#                              after the other, start from the same data (about 2 GB each)
 #   HL_BUILD (build)           where helplined and bench/bench_cases are
 #
 # Exit 1 on an error (set-up, load, a non-2xx answer); a missed target is printed, not an error.
@@ -91,6 +91,14 @@ if [[ -n $data_dir ]]; then
     rm -rf "$pgdir" "$keyfile" "$data_dir/token" "$data_dir/loaded"
   fi
 fi
+# BENCH_DATA: the kept cluster, stopped, copied into tmp, where the measure runs (its socket
+# directory is tmp's).
+copy_cluster() {
+  "$top/scripts/pg-local" stop "$data_dir/pg" >/dev/null
+  cp -a "$data_dir/pg" "$tmp/pg"
+  sed -i "s|^unix_socket_directories = .*|unix_socket_directories = '$tmp/pg'|" "$tmp/pg/data/postgresql.conf"
+  pgdir="$tmp/pg"
+}
 daemon_pid=""
 cleanup() {
   if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -107,14 +115,16 @@ started=$(date +%s)
 echo "bench_cases: $(nproc) cores, load average $(loadavg) at the start"
 
 # ---- PostgreSQL ------------------------------------------------------------------------------
-"$top/scripts/pg-local" start "$pgdir"
-url=$("$top/scripts/pg-local" url "$pgdir")
-read -r pghost pgport pgdb pguser <<<"$(sed -E 's/host=([^ ]*) port=([^ ]*) dbname=([^ ]*) user=([^ ]*)/\1 \2 \3 \4/' <<<"$url")"
-export PGHOST=$pghost PGPORT=$pgport PGDATABASE=$pgdb PGUSER=$pguser
+pg_start() { # starts pgdir's cluster; url and the PG* variables of psql name it
+  "$top/scripts/pg-local" start "$pgdir"
+  url=$("$top/scripts/pg-local" url "$pgdir")
+  read -r pghost pgport pgdb pguser <<<"$(sed -E 's/host=([^ ]*) port=([^ ]*) dbname=([^ ]*) user=([^ ]*)/\1 \2 \3 \4/' <<<"$url")"
+  export PGHOST=$pghost PGPORT=$pgport PGDATABASE=$pgdb PGUSER=$pguser
+}
+[[ $reuse == 0 ]] || copy_cluster
+pg_start
 sql() { "$pgbin/psql" -X -Atq -v ON_ERROR_STOP=1 -c "$1"; }
-# Fewer checkpoints while loading (a throw-away cluster; the load ends with one), and
 # auto_explain in every new session, off until the plans are wanted.
-sql "ALTER SYSTEM SET max_wal_size = '8GB'"
 sql "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'"
 sql "SELECT pg_reload_conf()" >/dev/null
 echo "bench_cases: PostgreSQL $(sql 'SHOW server_version'), shared_buffers=$(sql 'SHOW shared_buffers')," \
@@ -176,6 +186,10 @@ psql_load() { # psql_load WHAT: the SQL on stdin, timed
 }
 echo "bench_cases: loading $n_contacts contacts and $n_cases cases by SQL (synthetic rows; not measured)," \
   "load average $(loadavg)"
+# Fewer checkpoints while loading (a throw-away cluster; the load ends with one, and the default
+# max_wal_size again, which leaves less WAL to copy for BENCH_DATA's runs).
+sql "ALTER SYSTEM SET max_wal_size = '8GB'"
+sql "SELECT pg_reload_conf()" >/dev/null
 
 psql_load "users: $n_counsellors counsellors (rows only, but $me's)" <<'SQL'
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
@@ -293,6 +307,8 @@ SQL
 
 psql_load "VACUUM ANALYZE, CHECKPOINT" <<'SQL'
 VACUUM ANALYZE;
+ALTER SYSTEM RESET max_wal_size;
+SELECT pg_reload_conf();
 CHECKPOINT;
 SQL
 load_end=$(date +%s)
@@ -303,7 +319,12 @@ echo "bench_cases: loaded in $((load_end - load_start)) s:" \
     WHERE u.name = '$me' AND c.status = 'open') || ' open ones assigned to $me), '
     || (SELECT count(*) FROM case_contacts) || ' links, ' || (SELECT count(*) FROM case_entries) || ' timeline entries;'
     || ' database ' || pg_size_pretty(pg_database_size(current_database()))")"
-[[ -z $data_dir ]] || echo "$stamp" >"$data_dir/loaded"
+if [[ -n $data_dir ]]; then
+  echo "$stamp" >"$data_dir/loaded"
+  copy_cluster
+  pg_start
+  sed -i "s|^database_url = .*|database_url = $url|" "$conf"
+fi
 fi
 
 # ---- the measure -----------------------------------------------------------------------------
@@ -331,18 +352,23 @@ echo "$out"
 
 # ---- pgbench: the note's statement, PostgreSQL alone -----------------------------------------
 if [[ $run_pgbench == 1 ]]; then
-  # The statement of POST /v1/cases/{id}/notes (server/casework/cases.c, hl_cases_add_note), on
-  # the SQL-made cases, as an admin's note (every case of the helpline is theirs): client i
-  # writes to cases i + 1, i + 1 + C, ... (md5('case' || n) is their id), as the measure's
-  # connections do.
+  # The statement of POST /v1/cases/{id}/notes (server/casework/cases.c, hl_cases_add_notes, one
+  # note), on the SQL-made cases, as an admin's note (every case of the helpline is theirs):
+  # client i writes to cases i + 1, i + 1 + C, ... (md5('case' || n) is their id), as the
+  # measure's connections do.
   cat >"$tmp/note.sql" <<'SQL'
 \set k 1 + :client_id + :clients * random(0, :per_client - 1)
-WITH c AS (UPDATE cases SET updated_at = now() WHERE id = md5('case' || :k)::uuid AND helpline_id = :hl
-  AND (true OR created_by = :uid OR assigned_to = :uid) RETURNING id),
+WITH n (o, case_id, hl, any_case, writer, id, by_user, text) AS (VALUES (0::int8, md5('case' || :k)::uuid,
+  :hl::int8, true, NULL::int8, gen_random_uuid(), :uid::int8, gen_random_bytes(45 + 400))),
+l AS (SELECT c.id FROM cases c JOIN n ON c.id = n.case_id AND c.helpline_id = n.hl
+  AND (n.any_case OR c.created_by = n.writer OR c.assigned_to = n.writer) ORDER BY c.id FOR NO KEY UPDATE OF c),
+u AS (UPDATE cases c SET updated_at = now() WHERE c.id IN (SELECT id FROM l) RETURNING c.id, c.created_by, c.assigned_to),
 e AS (INSERT INTO case_entries (id, case_id, kind, by_user, text)
-  SELECT gen_random_uuid(), c.id, 'note', :uid, gen_random_bytes(45 + 400) FROM c RETURNING at)
-SELECT (SELECT (extract(epoch FROM at) * 1000000)::int8 FROM e),
-  EXISTS (SELECT FROM e) OR EXISTS (SELECT FROM cases WHERE id = md5('case' || :k)::uuid AND helpline_id = :hl);
+  SELECT n.id, n.case_id, 'note', n.by_user, n.text FROM n JOIN u ON u.id = n.case_id
+  WHERE n.any_case OR u.created_by = n.writer OR u.assigned_to = n.writer ORDER BY n.o RETURNING id, at)
+SELECT n.o, (extract(epoch FROM e.at) * 1000000)::int8, e.id IS NOT NULL
+  OR EXISTS (SELECT FROM cases c WHERE c.id = n.case_id AND c.helpline_id = n.hl)
+FROM n LEFT JOIN e ON e.id = n.id;
 SQL
   uid=$(sql "SELECT id FROM users WHERE name = '$me'")
   pgb_summary=""
@@ -387,7 +413,7 @@ if [[ $explain == 1 ]]; then
     function flush() {
       if (block != "" && (q ~ /FROM cases c JOIN users/ || q ~ /FROM contacts c LEFT JOIN case_contacts/ ||
                           q ~ /FROM case_entries e/ || q ~ /^INSERT INTO case_entries/ ||
-                          q ~ /^WITH c AS \(UPDATE cases SET/)) {
+                          q ~ /^WITH n \(o, case_id/)) {
         print "-- " substr(q, 1, 160) (length(q) > 160 ? " ..." : ""); print dur; printf "%s", block; print ""
       }
       block = ""; q = ""
